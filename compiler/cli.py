@@ -57,15 +57,23 @@ def _load(command: Command):
         raise
 
 
-def build_parser(selected: str | None = None) -> argparse.ArgumentParser:
-    """The top-level parser; only the selected subcommand's module is imported and configured."""
+def build_parser(selected: str | None = None, argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; only the selected subcommand's module is imported and configured.
+
+    A command module whose `configure` takes two parameters also receives the argument list after the
+    command name (used by commands that dispatch lazily to sub-modules, like `ovl search`).
+    """
     parser = _Parser(prog="ovl", description="FPGA deep-learning overlay toolchain")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for command in COMMANDS:
         p = sub.add_parser(command.name, help=command.help, description=command.help)
         if command.name == selected:
             module = _load(command)
-            module.configure(p)
+            if module.configure.__code__.co_argcount == 2:
+                rest = argv[argv.index(selected) + 1:] if argv and selected in argv else []
+                module.configure(p, rest)
+            else:
+                module.configure(p)
             p.set_defaults(_run=module.run)
     return parser
 
@@ -74,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     selected = next((a for a in argv if not a.startswith("-")), None)
     try:
-        parser = build_parser(selected if selected in {c.name for c in COMMANDS} else None)
+        parser = build_parser(selected if selected in {c.name for c in COMMANDS} else None, argv)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help()

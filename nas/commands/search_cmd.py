@@ -19,13 +19,9 @@ SEARCHES: dict[str, tuple[str, str]] = {
 }
 
 
-def configure(p: argparse.ArgumentParser) -> None:
-    import sys
-
+def configure(p: argparse.ArgumentParser, argv: list[str]) -> None:
     sub = p.add_subparsers(dest="search", metavar="KIND", required=True)
-    argv = sys.argv[1:]
-    chosen = next((a for a in argv[argv.index("search") + 1:] if not a.startswith("-")), None) \
-        if "search" in argv else None
+    chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_text) in SEARCHES.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
