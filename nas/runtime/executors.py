@@ -1,0 +1,202 @@
+"""Evaluation executors behind one interface: in-process, local process pool, Ray.
+
+An executor applies a function to a sequence of items, in chunks (many cheap evaluations per round trip), and
+yields results either in order (`map`) or as chunks complete, tagged with their position (`map_unordered`).
+Results never depend on the executor: whatever randomness an evaluation needs must come from its item (the
+study loop hands each trial its own seed). `fn` must be picklable for the pool (a module-level function or an
+instance of a module-level class); Ray also accepts closures (cloudpickle).
+
+    with make_executor("pool", workers=4) as ex:
+        latencies = list(ex.map(estimate_latency, candidates))
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import pickle
+from abc import ABC, abstractmethod
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, Callable, Iterator, Literal, Sequence, TypeVar
+
+from compiler.errors import UserError
+
+T = TypeVar("T")
+R = TypeVar("R")
+ExecutorKind = Literal["inprocess", "pool", "ray"]
+EXECUTOR_KINDS: tuple[str, ...] = ("inprocess", "pool", "ray")
+
+
+def apply_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
+    """Evaluate one chunk where it lands (a worker process or a Ray task)."""
+    return [fn(item) for item in chunk]
+
+
+class Executor(ABC):
+    """Applies `fn` to items in chunks; subclasses say where chunks run. Use as a context manager."""
+
+    kind: str = ""
+    workers: int = 1
+
+    @abstractmethod
+    def _run_chunks(self, fn: Callable[[T], R], chunks: list[list[T]]) -> Iterator[tuple[int, list[R]]]:
+        """Yield (chunk number, results) as chunks complete."""
+
+    def default_chunksize(self, n: int) -> int:
+        # about four chunks per worker keeps every worker busy to the end without per-item round trips
+        return max(1, min(256, math.ceil(n / (4 * self.workers))))
+
+    def map_chunks(self, fn: Callable[[T], R], items: Sequence[T], *,
+                   chunksize: int | None = None) -> Iterator[list[tuple[int, R]]]:
+        """Each completed chunk as a list of (position, result), chunks in completion order."""
+        items = list(items)
+        if not items:
+            return
+        size = chunksize or self.default_chunksize(len(items))
+        chunks = [items[i:i + size] for i in range(0, len(items), size)]
+        for c, results in self._run_chunks(fn, chunks):
+            yield [(c * size + k, r) for k, r in enumerate(results)]
+
+    def map_unordered(self, fn: Callable[[T], R], items: Sequence[T], *,
+                      chunksize: int | None = None) -> Iterator[tuple[int, R]]:
+        """(position, result) pairs as chunks complete; within a chunk in position order."""
+        for chunk in self.map_chunks(fn, items, chunksize=chunksize):
+            yield from chunk
+
+    def map(self, fn: Callable[[T], R], items: Sequence[T], *, chunksize: int | None = None) -> Iterator[R]:
+        """Results in item order, each yielded as soon as it and all before it are done."""
+        pending: dict[int, R] = {}
+        nxt = 0
+        for pos, r in self.map_unordered(fn, items, chunksize=chunksize):
+            pending[pos] = r
+            while nxt in pending:
+                yield pending.pop(nxt)
+                nxt += 1
+
+    def close(self) -> None:
+        """Release workers (idempotent)."""
+
+    def __enter__(self) -> "Executor":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class InProcessExecutor(Executor):
+    """Evaluates in the calling process, one item per chunk (so progress and writes follow every item)."""
+
+    kind = "inprocess"
+
+    def default_chunksize(self, n: int) -> int:
+        return 1
+
+    def _run_chunks(self, fn, chunks):
+        for c, chunk in enumerate(chunks):
+            yield c, apply_chunk(fn, chunk)
+
+
+class PoolExecutor(Executor):
+    """A local process pool of `workers` processes (default: all CPUs), kept for the executor's lifetime.
+
+    `start_method` defaults to "forkserver" where available: forking a process that already runs threads (torch,
+    BLAS) can deadlock, and forkserver children start from a clean single-threaded server.
+    """
+
+    kind = "pool"
+
+    def __init__(self, workers: int | None = None, *, start_method: str | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        if self.workers < 1:
+            raise UserError(f"workers = {self.workers}: give 1 or more worker processes")
+        methods = multiprocessing.get_all_start_methods()
+        method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
+        if method not in methods:
+            raise UserError(f"start method '{method}' is not available here; legal: {', '.join(methods)}")
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+
+    def _run_chunks(self, fn, chunks):
+        try:
+            pickle.dumps(fn)
+        except (pickle.PicklingError, AttributeError, TypeError) as exc:
+            raise UserError(f"function {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker processes "
+                            f"({exc}); define it at module level, or use the in-process or ray executor") from None
+        window = 2 * self.workers
+        todo = deque(enumerate(chunks))
+        running: dict[Future, int] = {}
+        try:
+            while todo or running:
+                while todo and len(running) < window:
+                    c, chunk = todo.popleft()
+                    running[self._pool.submit(apply_chunk, fn, chunk)] = c
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for fut in sorted(done, key=running.__getitem__):
+                    yield running.pop(fut), fut.result()
+        finally:
+            for fut in running:
+                fut.cancel()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class RayExecutor(Executor):
+    """Ray tasks, one per chunk. Connects to `address` (a running cluster, e.g. "ray://head:10001" or "auto"),
+    or starts a local instance with `workers` CPUs when Ray is not initialised yet; a Ray session that was already
+    initialised by the caller is used as is and left running on `close()`.
+    """
+
+    kind = "ray"
+
+    def __init__(self, workers: int | None = None, *, address: str | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise UserError("executor 'ray' needs Ray: pip install 'ovl-toolchain[ray]' (or 'ray>=2.9')") from None
+        self._ray = ray
+        self._owner = not ray.is_initialized()
+        if self._owner:
+            try:
+                ray.init(address=address, num_cpus=workers if address is None else None, include_dashboard=False,
+                         log_to_driver=False, configure_logging=False)
+            except (ConnectionError, ValueError, RuntimeError) as exc:
+                raise UserError(f"cannot start or reach Ray at {address or 'a local instance'} ({exc}); "
+                                "check --address or start the cluster with 'ray start --head'") from None
+        self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._remote = ray.remote(apply_chunk)
+
+    def _run_chunks(self, fn, chunks):
+        ray = self._ray
+        fn_ref = ray.put(fn)
+        window = 2 * self.workers
+        todo = deque(enumerate(chunks))
+        running: dict[Any, int] = {}
+        try:
+            while todo or running:
+                while todo and len(running) < window:
+                    c, chunk = todo.popleft()
+                    running[self._remote.remote(fn_ref, chunk)] = c
+                done, _ = ray.wait(list(running), num_returns=1)
+                for ref in done:
+                    yield running.pop(ref), ray.get(ref)
+        finally:
+            for ref in running:
+                ray.cancel(ref)
+
+    def close(self) -> None:
+        if self._owner and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._owner = False
+
+
+def make_executor(kind: ExecutorKind = "inprocess", *, workers: int | None = None,
+                  address: str | None = None) -> Executor:
+    """An executor by name: "inprocess", "pool" (`workers` processes) or "ray" (`address`, or a local instance)."""
+    if kind == "inprocess":
+        return InProcessExecutor()
+    if kind == "pool":
+        return PoolExecutor(workers)
+    if kind == "ray":
+        return RayExecutor(workers, address=address)
+    raise UserError(f"executor '{kind}' is unknown; legal: {', '.join(EXECUTOR_KINDS)}")
