@@ -80,6 +80,43 @@ class GraphBuilder:
     def build(self, outputs: Sequence[str]) -> Graph:
         return Graph(self.name, self.tensors, self.nodes, list(self.inputs), list(outputs))
 
+    def replay(self, start: int, stop: int, rename: dict[str, str]) -> dict[str, str]:
+        """Append a copy of `nodes[start:stop]` (a block built earlier), fast: shapes are copied, not re-inferred.
+
+        `rename` maps each tensor the block reads from outside (not its own outputs, not its weights) to the
+        tensor the copy reads instead; each replacement must have the same shape and dtype (checked). Weights
+        become new constants with the same shapes and the same data. Returns old -> new names of every tensor
+        the block produced (e.g. `replay(...)[block_output]`). Used to stack identical cells in bulk builds.
+        """
+        names = dict(rename)
+        tensors = self.tensors
+        for old, new in rename.items():
+            a, b = tensors[old], tensors[new]
+            if a.shape != b.shape or a.dtype != b.dtype:
+                raise ValueError(f"replay: '{new}' {b.shape} {b.dtype} cannot stand for '{old}' {a.shape} {a.dtype}")
+        for node in self.nodes[start:stop]:
+            ins = []
+            for i in node.inputs:
+                if not i:
+                    ins.append(i)
+                elif i in names:
+                    ins.append(names[i])
+                else:
+                    t = tensors[i]
+                    if not t.const:
+                        raise ValueError(f"replay: node '{node.name}' reads '{i}' from outside the block; rename it")
+                    c = self._name(i.rstrip("0123456789").rstrip("_") or i)
+                    tensors[c] = Tensor(c, t.shape, t.dtype, True, t.data)
+                    ins.append(c)
+            name = self._name(node.op.lower())
+            outs = tuple(f"{name}_out{k}" if len(node.outputs) > 1 else name for k in range(len(node.outputs)))
+            for o_old, o_new in zip(node.outputs, outs):
+                t = tensors[o_old]
+                tensors[o_new] = Tensor(o_new, t.shape, t.dtype)
+                names[o_old] = o_new
+            self.nodes.append(Node(name, node.op, tuple(ins), outs, dict(node.attrs), (name,)))
+        return names
+
     # --- layers -----------------------------------------------------------------------------------------------
     def conv(self, x: str, out_channels: int, kernel: int | Sequence[int], stride: int | Sequence[int] = 1,
              pad: int | Sequence[int] = 0, dilation: int = 1, groups: int = 1, bias: bool = True,

@@ -1,0 +1,65 @@
+"""Zero-cost proxies: network proxies in `zero_cost` (any torch network), NB201 helpers here, the three-proxy
+vote in `vote`, the resumable batch job in `batch`, correlation reports in `report`.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from nas.proxies.zero_cost import NETWORK_PROXIES, Batch, ProxyError, check_names, cifar10_batch, score_network
+
+PROXIES = NETWORK_PROXIES + ("params", "flops")
+# the proxies the ICLR 2021 paper reports, plus the two baselines and NASWOT
+REPORTED = ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "synflow", "naswot", "params", "flops")
+
+__all__ = ["PROXIES", "REPORTED", "NETWORK_PROXIES", "Batch", "ProxyError", "cifar10_batch", "score_network",
+           "nb201_proxies", "nb201_params", "nb201_flops"]
+
+
+def nb201_params(arch) -> int:
+    """Trainable parameters of the NB201 benchmark network (equals NASLib's `params` score x 1e6)."""
+    import torch
+
+    from nas.spaces.nb201_torch import NB201Network
+
+    with torch.device("meta"):
+        net = NB201Network(arch)
+    return sum(p.numel() for p in net.parameters())
+
+
+def nb201_flops(arch) -> int:
+    """Multiply-accumulates of the NB201 benchmark network for one 32x32 image, every edge counted (the
+    unpruned IR, like module-hook counters; see docs/nas.md for the relation to NB201's own `flops`)."""
+    from nas.spaces.nb201 import build_ir
+
+    return build_ir(arch, prune=False).totals().macs
+
+
+def nb201_proxies(arch, names: Sequence[str] = PROXIES, *, seed: int | None = None,
+                  batch: Batch | None = None) -> dict[str, float]:
+    """Proxies of one NB201 cell in the CIFAR-10 network (C=16, N=5, 10 classes), zero-cost-nas conventions.
+
+    The network is initialised from `torch.Generator().manual_seed(seed)`, by default the cell's NB201 index;
+    `batch` defaults to `cifar10_batch(64, seed=0)`, the same minibatch for every cell.
+    """
+    from nas.spaces import nb201
+    from nas.spaces.nb201_torch import make_network
+
+    names = check_names(names, PROXIES)
+    ops = nb201.as_ops(arch)
+    seed = nb201.to_index(ops) if seed is None else seed
+    out: dict[str, float] = {}
+    net_names = [n for n in names if n in NETWORK_PROXIES]
+    if net_names:
+        batch = cifar10_batch(64, seed=0) if batch is None else batch
+        net = make_network(ops, seed=seed, convention="zc")
+        syn = make_network(ops, seed=seed, convention="zc", bn=False) if "synflow" in net_names else None
+        if syn is not None:
+            # BN owns no randomness, so the BN-off copy built from the same seed has the same weights;
+            # load anyway to make the equality explicit (missing BN entries are expected)
+            syn.load_state_dict(net.state_dict(), strict=False)
+        out.update(score_network(net, batch, net_names, synflow_net=syn))
+    if "params" in names:
+        out["params"] = float(nb201_params(ops))
+    if "flops" in names:
+        out["flops"] = float(nb201_flops(ops))
+    return {n: out[n] for n in names}

@@ -1,0 +1,142 @@
+"""Resumable batch job: zero-cost proxies for many NB201 cells, one CSV row per cell, appended as it goes.
+
+    python -m nas.proxies.batch --sample 1000 --sample-seed 0 --naslib cifar10 -o nas/data/nb201_proxies.csv
+
+Rerunning the same command skips the cells already in the file, so a killed job resumes where it stopped.
+(`ovl nas proxies batch` is the same job.)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from nas.proxies import PROXIES, ProxyError, check_names
+
+COLUMNS = ("index", "arch_str", "source") + PROXIES + ("seconds",)
+
+
+def select_cells(sample: int, sample_seed: int = 0, naslib: str | None = None) -> list[tuple[int, str]]:
+    """(NB201 index, source) pairs: `sample` cells drawn uniformly without replacement with
+    `numpy.random.default_rng(sample_seed)`, then the cells of NASLib's sample for dataset `naslib` that are
+    not already drawn. Source is 'random', 'naslib' or 'random+naslib'."""
+    from nas.data import NB201_SIZE, naslib_zc
+    from nas.spaces import nb201
+
+    if not 0 <= sample <= NB201_SIZE:
+        raise ProxyError(f"--sample {sample} is out of range 0..{NB201_SIZE}")
+    drawn = [int(i) for i in np.random.default_rng(sample_seed).choice(NB201_SIZE, sample, replace=False)]
+    theirs = [nb201.to_index(s) for s in naslib_zc(naslib)["arch_str"]] if naslib else []
+    their_set = set(theirs)
+    cells = [(i, "random+naslib" if i in their_set else "random") for i in drawn]
+    seen = set(drawn)
+    cells += [(i, "naslib") for i in theirs if not (i in seen or seen.add(i))]
+    return cells
+
+
+def done_indices(path: Path) -> set[int]:
+    if not path.exists():
+        return set()
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None:
+            return set()
+        if tuple(reader.fieldnames) != COLUMNS:
+            raise ProxyError(f"'{path}' has columns {reader.fieldnames}, not a proxy score file of this version; "
+                             f"choose another output file")
+        return {int(r["index"]) for r in reader}
+
+
+def run_batch(cells: Sequence[tuple[int, str]], out: Path, *, names: Sequence[str] = PROXIES,
+              progress: Callable[[int, int], None] | None = None) -> int:
+    """Score every cell not yet in `out` and append its row (flushed per cell). Returns the number scored.
+    Columns of proxies not in `names` are left empty."""
+    from nas.proxies import cifar10_batch, nb201_proxies
+    from nas.spaces import nb201
+
+    names = check_names(names, PROXIES)
+    done = done_indices(out)
+    todo = [(i, src) for i, src in cells if i not in done]
+    batch = cifar10_batch(64, seed=0)
+    new = not out.exists() or out.stat().st_size == 0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new:
+            writer.writerow(COLUMNS)
+        for k, (i, src) in enumerate(todo):
+            t = time.perf_counter()
+            scores = nb201_proxies(i, names, batch=batch)
+            row = [i, nb201.to_str(nb201.as_ops(i)), src]
+            row += [repr(scores[n]) if n in scores else "" for n in PROXIES]
+            row.append(f"{time.perf_counter() - t:.3f}")
+            writer.writerow(row)
+            f.flush()
+            if progress:
+                progress(k + 1, len(todo))
+    return len(todo)
+
+
+def read_scores(path: Path) -> dict[str, np.ndarray]:
+    """A score file as arrays: 'index' (int), 'arch_str', 'source' (object), one float array per proxy."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    out: dict[str, np.ndarray] = {"index": np.array([int(r["index"]) for r in rows], dtype=np.int64),
+                                  "arch_str": np.array([r["arch_str"] for r in rows], dtype=object),
+                                  "source": np.array([r["source"] for r in rows], dtype=object)}
+    for n in PROXIES + ("seconds",):
+        out[n] = np.array([float(r[n]) if r[n] != "" else np.nan for r in rows])
+    return out
+
+
+def configure(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sample", type=int, default=1000, help="random NB201 cells to score (default 1000)")
+    p.add_argument("--sample-seed", type=int, default=0, help="seed of the random draw (default 0)")
+    p.add_argument("--naslib", choices=("cifar10", "cifar100", "ImageNet16-120"), default=None,
+                   help="also score the cells of NASLib's zero-cost sample for this dataset")
+    p.add_argument("--proxies", nargs="+", default=list(PROXIES), metavar="NAME",
+                   help=f"proxies to compute (default all: {' '.join(PROXIES)})")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads for this process")
+    p.add_argument("-o", "--output", type=Path, required=True, help="CSV file; resumed if it exists")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    cells = select_cells(args.sample, args.sample_seed, args.naslib)
+    start = time.perf_counter()
+
+    def progress(k: int, n: int) -> None:
+        if k == 1 or k % 25 == 0 or k == n:
+            el = time.perf_counter() - start
+            print(f"{k}/{n} cells, {el:.0f} s, {el / k:.2f} s/cell", file=sys.stderr, flush=True)
+
+    n = run_batch(cells, args.output, names=args.proxies, progress=progress)
+    print(f"scored {n} new cells into {args.output} ({len(cells)} requested)")
+    return 0
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    from compiler.errors import UserError
+
+    p = argparse.ArgumentParser(prog="python -m nas.proxies.batch", description=__doc__.splitlines()[0])
+    configure(p)
+    args = p.parse_args(None if argv is None else list(argv))
+    try:
+        return run(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Zero-cost proxies (Abdelfattah et al., ICLR 2021) computed from one minibatch, sharing passes where exact.
+
+Protocol (the released zero-cost-nas code, summarised in docs/nas.md): one minibatch, cross-entropy loss, network
+in training mode (BatchNorm uses batch statistics), PyTorch default initialisation; only Conv2d/Linear
+*weights* are scored and per-weight values are summed over all layers:
+
+| proxy     | definition (L = CE loss on the batch, W = a scored weight tensor)                                   |
+|-----------|-----------------------------------------------------------------------------------------------------|
+| grad_norm | sum over layers of the Frobenius norm of dL/dW                                                      |
+| snip      | sum |W * dL/dW|  (the gradient of L w.r.t. an all-ones weight mask)                                  |
+| grasp     | sum -W * (H g), g = dL/dW, H the Hessian of L (negated as in the reference)                         |
+| fisher    | per output channel c of every Conv/Linear: 0.5 * mean_n (sum_spatial a * dL/da)^2, a = layer output;|
+|           | the channel value is broadcast to the channel's weights and summed                                   |
+| jacob_cov | J = d(sum of logits)/d input per sample; R = corrcoef(J); -sum(log(l + 1e-5) + 1/(l + 1e-5)), l = eig R|
+| synflow   | on a float64 copy with |parameters|, BN off (see below), all-ones input of batch 1: sum |W * dR/dW|,  |
+|           | R = sum of the outputs                                                                              |
+| plain     | sum W * dL/dW                                                                                       |
+| naswot    | log|det K|, K = sum over ReLUs of c c^T + (1 - c)(1 - c)^T, c = per-sample binary code (input > 0)  |
+
+Shared work: one forward pass serves every proxy except synflow; jacob_cov, the weight and activation
+gradients, and the Hessian-vector product are three autograd calls on that single graph. Each value equals what
+the reference computes on its own deep copy, because training-mode BN makes every forward pass identical.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from compiler.errors import UserError
+
+NETWORK_PROXIES = ("grad_norm", "snip", "grasp", "fisher", "jacob_cov", "synflow", "plain", "naswot")
+# CIFAR-10 normalisation used by the reference data loaders
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2023, 0.1994, 0.2010)
+
+
+class ProxyError(UserError):
+    """An unknown proxy name or an unusable proxy input."""
+
+
+def check_names(names: Iterable[str], known: Sequence[str]) -> tuple[str, ...]:
+    names = tuple(names)
+    bad = [n for n in names if n not in known]
+    if bad:
+        raise ProxyError(f"unknown proxy {', '.join(map(repr, bad))}; known: {', '.join(known)}")
+    return names
+
+
+@dataclass(frozen=True)
+class Batch:
+    inputs: torch.Tensor   # (N, 3, 32, 32) float32, normalised
+    targets: torch.Tensor  # (N,) int64
+
+
+def cifar10_batch(batch_size: int = 64, seed: int = 0, augment: bool = True) -> Batch:
+    """A minibatch of real CIFAR-10 training images from nas/data/cifar10_sample.npz (400 train images).
+
+    Images are drawn without replacement with `numpy.random.default_rng(seed)`; with `augment` each gets the
+    reference training augmentation (random crop with 4 pixels of zero padding, horizontal flip with p=0.5),
+    then ToTensor scaling and per-channel normalisation.
+    """
+    from nas.data import cifar10_sample
+
+    images, labels, split = cifar10_sample()
+    train = np.flatnonzero(split == "train")
+    if not 1 <= batch_size <= len(train):
+        raise ProxyError(f"batch size {batch_size} is out of range 1..{len(train)} (the sample has "
+                         f"{len(train)} training images)")
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(train, batch_size, replace=False)
+    x = images[pick].astype(np.float32) / 255.0  # N, H, W, C
+    if augment:
+        padded = np.pad(x, ((0, 0), (4, 4), (4, 4), (0, 0)))
+        offs = rng.integers(0, 9, size=(batch_size, 2))
+        flips = rng.random(batch_size) < 0.5
+        out = np.empty_like(x)
+        for n, ((dy, dx), flip) in enumerate(zip(offs, flips)):
+            crop = padded[n, dy:dy + 32, dx:dx + 32]
+            out[n] = crop[:, ::-1] if flip else crop
+        x = out
+    x = (x - np.array(CIFAR_MEAN, np.float32)) / np.array(CIFAR_STD, np.float32)
+    inputs = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+    return Batch(inputs, torch.from_numpy(labels[pick].astype(np.int64)))
+
+
+def _scored(net: nn.Module) -> list[nn.Module]:
+    return [m for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
+def jacob_cov_score(jacobian: np.ndarray) -> float:
+    """-sum(log(l + k) + 1/(l + k)), k = 1e-5, over the eigenvalues of the per-sample correlation matrix.
+
+    The matrix is symmetric, so `eigvalsh` is used (the reference calls `eig`; the values agree to rounding).
+    NaN when the correlation is undefined (a sample with a constant Jacobian, e.g. a disconnected network).
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.corrcoef(jacobian.reshape(jacobian.shape[0], -1).astype(np.float64))
+    if not np.isfinite(corr).all():
+        return float("nan")
+    v = np.linalg.eigvalsh(corr)
+    k = 1e-5
+    return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+
+
+def score_network(net: nn.Module, batch: Batch, names: Sequence[str] = NETWORK_PROXIES, *,
+                  synflow_net: nn.Module | None = None) -> dict[str, float]:
+    """Proxies of one untrained network on one batch (see the module docstring for definitions).
+
+    `net` is used in training mode and its parameter gradients are left cleared. `synflow_net` is the BN-off
+    copy synflow runs on (same weights; it is modified in place: parameters made absolute, cast to float64);
+    by default a deep copy of `net` with every BatchNorm replaced by the identity.
+    """
+    names = check_names(names, NETWORK_PROXIES)
+    want = set(names)
+    out: dict[str, float] = {}
+    main = want - {"synflow"}
+    if main:
+        out.update(_main_pass(net, batch, want))
+    if "synflow" in want:
+        if synflow_net is None:
+            synflow_net = _bn_off_copy(net)
+        out["synflow"] = synflow_score(synflow_net, tuple(batch.inputs.shape[1:]))
+    return {n: out[n] for n in names}
+
+
+def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]:
+    scored = _scored(net)
+    weights = [m.weight for m in scored]
+    net.train()
+    acts: list[torch.Tensor | None] = [None] * len(scored)
+    hooks = []
+    need_grads = bool(want & {"grad_norm", "snip", "grasp", "fisher", "plain"})
+    if "fisher" in want:
+        for k, m in enumerate(scored):
+            def keep(_m, _inp, output, k=k):
+                acts[k] = output
+            hooks.append(m.register_forward_hook(keep))
+    n = batch.inputs.shape[0]
+    kernel = torch.zeros(n, n, dtype=torch.float64)
+    if "naswot" in want:
+        def code(_m, inp, _out):
+            c = (inp[0].detach() > 0).reshape(n, -1).to(torch.float32)
+            s = c.sum(1, dtype=torch.float64)
+            cc = (c @ c.T).to(torch.float64)
+            # c c^T + (1 - c)(1 - c)^T = D - s_i - s_j + 2 c c^T  (D = code length)
+            kernel.add_(c.shape[1] - s[:, None] - s[None, :] + 2.0 * cc)
+        hooks.extend(m.register_forward_hook(code) for m in net.modules() if isinstance(m, nn.ReLU))
+    out: dict[str, float] = {}
+    try:
+        x = batch.inputs.clone().requires_grad_("jacob_cov" in want)
+        y = net(x)
+        if "jacob_cov" in want:
+            (jac,) = torch.autograd.grad(y, x, torch.ones_like(y), retain_graph=need_grads)
+            out["jacob_cov"] = jacob_cov_score(jac.detach().numpy())
+        if "naswot" in want:
+            sign, logdet = np.linalg.slogdet(kernel.numpy())
+            out["naswot"] = float(logdet) if sign != 0 else float("-inf")
+        if need_grads:
+            loss = F.cross_entropy(y, batch.targets)
+            fisher_acts = [a for a in acts if a is not None] if "fisher" in want else []
+            grads = torch.autograd.grad(loss, weights + fisher_acts, create_graph="grasp" in want)
+            gw, ga = grads[:len(weights)], grads[len(weights):]
+            with torch.no_grad():
+                if "grad_norm" in want:
+                    out["grad_norm"] = float(sum(g.norm() for g in gw))
+                if "snip" in want:
+                    out["snip"] = float(sum((w * g).abs().sum() for w, g in zip(weights, gw)))
+                if "plain" in want:
+                    out["plain"] = float(sum((w * g).sum() for w, g in zip(weights, gw)))
+                if "fisher" in want:
+                    total = 0.0
+                    for w, a, g in zip(weights, fisher_acts, ga):
+                        prod = a.detach() * g.detach()
+                        g_nk = prod.sum(dim=tuple(range(2, prod.dim()))) if prod.dim() > 2 else prod
+                        per_channel = g_nk.pow(2).mean(0).mul(0.5).abs()
+                        total += float(per_channel.sum()) * w[0].numel()
+                    out["fisher"] = total
+            if "grasp" in want:
+                z = sum((g.detach() * g).sum() for g in gw)
+                hg = torch.autograd.grad(z, weights)
+                with torch.no_grad():
+                    out["grasp"] = float(sum((-w * h).sum() for w, h in zip(weights, hg)))
+    finally:
+        for h in hooks:
+            h.remove()
+        net.zero_grad(set_to_none=True)
+    return out
+
+
+class _Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def _bn_off_copy(net: nn.Module) -> nn.Module:
+    import copy
+
+    copy_ = copy.deepcopy(net)
+    for name, m in list(copy_.named_modules()):
+        for child_name, child in list(m.named_children()):
+            if isinstance(child, nn.modules.batchnorm._BatchNorm):
+                setattr(m, child_name, _Identity())
+    return copy_
+
+
+def synflow_score(net: nn.Module, input_shape: tuple[int, ...]) -> float:
+    """Synaptic flow of `net` (modified in place): every state tensor made absolute, float64, training mode,
+    input all ones of batch 1; sum over Conv/Linear weights of |W * dR/dW|, R = sum of the outputs."""
+    net.train()
+    with torch.no_grad():
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.abs_()
+    net.double()
+    net.zero_grad(set_to_none=True)
+    out = net(torch.ones((1, *input_shape), dtype=torch.float64))
+    out.sum().backward()
+    with torch.no_grad():
+        total = sum(float((m.weight * m.weight.grad).abs().sum()) for m in _scored(net) if m.weight.grad is not None)
+    net.zero_grad(set_to_none=True)
+    return total if math.isfinite(total) else float("nan")
