@@ -238,6 +238,14 @@ class Graph:
         lines.append("")
         lines.append(f"graph {self.name}: {len(self.nodes)} nodes; inputs {ins}; outputs {outs}")
         lines.append(f"total MACs {t.macs:,} ({2 * t.macs / 1e9:.3f} GOP); params {t.params:,}")
+        by_op: dict[str, list[int]] = {}
+        for r in rows:
+            entry = by_op.setdefault(r["op"], [0, 0])
+            entry[0] += 1
+            entry[1] += r["macs"]
+        ranked = sorted(by_op.items(), key=lambda kv: (-kv[1][1], -kv[1][0], kv[0]))
+        lines.append("by op: " + ", ".join(f"{op} x{n}" + (f" ({100 * m / t.macs:.1f}% MACs)" if m and t.macs else "")
+                                           for op, (n, m) in ranked))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -455,7 +455,10 @@ def _pad(node: Node, ins: list[Tensor | None]) -> Out:
 @register("Resize", {"sizes": Attr(INTS, required=True, check=_ints(lo=1)),
                      "mode": Attr(str, check=_in("nearest", "linear", "cubic"), legal="nearest, linear, cubic"),
                      "coordinate_transformation_mode": Attr(str), "nearest_mode": Attr(str),
-                     "cubic_coeff_a": Attr((float, int)), "exclude_outside": Attr(int)})
+                     "cubic_coeff_a": Attr((float, int)), "exclude_outside": Attr(int),
+                     # set when the model gave scales (sizes = floor(input * scales)); runtimes map coordinates
+                     # with these scales, not with sizes / input
+                     "scales": Attr(INTS), "antialias": Attr(int, check=_in(0, 1), legal="0, 1")})
 def _resize(node: Node, ins: list[Tensor | None]) -> Out:
     sizes = tuple(node.attrs["sizes"])
     if len(sizes) != len(ins[0].shape):
@@ -473,7 +476,7 @@ def _d2s(node: Node, ins: list[Tensor | None]) -> Out:
     return [((n, c // (b * b), h * b, w * b), ins[0].dtype)]
 
 
-@register("Gather", {"axis": Attr(int), "indices": Attr(INTS, required=True)})
+@register("Gather", {"axis": Attr(int), "indices": Attr((list, tuple, int), required=True)})  # int: scalar index
 def _gather(node: Node, ins: list[Tensor | None]) -> Out:
     import numpy as np
 
