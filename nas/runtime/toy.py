@@ -3,13 +3,14 @@
     python -m nas.runtime.toy --store out/toy.db --study rs-0 --trials 500 --workers 2
     python -m nas.runtime.toy --store out/toy.db --study rs-0 --trials 500 --resume   # after a crash
 
-The objective is deterministic given (candidate, seed): `loss` is a shifted Rosenbrock value plus seeded noise,
+The objective is deterministic given (candidate, seed): `loss` is log(1 + a Rosenbrock-like value) plus seeded noise,
 `cost` grows with `width`; a slow mode (`sleep_ms`, `spin`) makes evaluations take time, and `fail_act` makes
 candidates with that activation fail.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -56,7 +57,7 @@ class ToyObjective:
             raise ValueError(f"activation {config['act']} is not supported by this toy device")
         x, y = config["x"], config["y"]
         noise = np.random.default_rng(seed).normal(0.0, 0.01)
-        loss = (1 - x) ** 2 + 10 * (y - x * x) ** 2 / config["width"] + _ACT_PENALTY[config["act"]] + noise
+        loss = math.log1p((1 - x) ** 2 + 10 * (y - x * x) ** 2 / config["width"]) + _ACT_PENALTY[config["act"]] + noise
         cost = config["width"] * (1.5 if config["act"] == "gelu" else 1.0)
         return {"loss": float(loss), "cost": float(cost)}
 
@@ -92,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     from compiler.errors import UserError
+    from nas.runtime import toy  # run the importable module, so the objective is nas.runtime.toy.ToyObjective
     try:
-        sys.exit(main())
+        sys.exit(toy.main())
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
