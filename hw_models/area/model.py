@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw_models.arch import PRECISIONS, Arch, Device
+from hw_models.arch import PRECISIONS, Arch
 from hw_models.area.calibration import Calibration
 from hw_models.area.memory import block_count, mlab_count
 
@@ -284,8 +284,6 @@ def aux_kernel(name: str, arch: Arch, cal: Calibration) -> Resources:
     if name == "activation":
         fns = set(kern.functions)
         groups = [g for g, members in _ACTIVATION_GROUPS.items() if fns & set(members)]
-        if "activation_curve" in groups:                     # one table of 512 x 16 per lane (MLAB-sized: no block)
-            pass
     elif name == "pool":
         groups = [f"pool_{t}" for t in kern.types]
         line = kern.max_window - 1                           # line buffers: (window - 1) rows of k_vector channels
@@ -362,6 +360,3 @@ def kernels(arch: Arch, cal: Calibration) -> list[tuple[str, Resources]]:
     ]
     return rows
 
-
-def device_of(arch: Arch) -> Device:
-    return arch.device_info
