@@ -38,6 +38,7 @@ class Executor(ABC):
 
     kind: str = ""
     workers: int = 1
+    chunksize: int | None = None   # items per chunk; None: `default_chunksize`
 
     @abstractmethod
     def _run_chunks(self, fn: Callable[[T], R], chunks: list[list[T]]) -> Iterator[tuple[int, list[R]]]:
@@ -53,7 +54,7 @@ class Executor(ABC):
         items = list(items)
         if not items:
             return
-        size = chunksize or self.default_chunksize(len(items))
+        size = chunksize or self.chunksize or self.default_chunksize(len(items))
         chunks = [items[i:i + size] for i in range(0, len(items), size)]
         for c, results in self._run_chunks(fn, chunks):
             yield [(c * size + k, r) for k, r in enumerate(results)]
@@ -85,9 +86,13 @@ class Executor(ABC):
 
 
 class InProcessExecutor(Executor):
-    """Evaluates in the calling process, one item per chunk (so progress and writes follow every item)."""
+    """Evaluates in the calling process, by default one item per chunk (a study writes every trial as it is
+    done; a larger `chunksize` groups writes, for very cheap evaluations)."""
 
     kind = "inprocess"
+
+    def __init__(self, *, chunksize: int | None = None):
+        self.chunksize = chunksize
 
     def default_chunksize(self, n: int) -> int:
         return 1
@@ -106,8 +111,10 @@ class PoolExecutor(Executor):
 
     kind = "pool"
 
-    def __init__(self, workers: int | None = None, *, start_method: str | None = None):
+    def __init__(self, workers: int | None = None, *, start_method: str | None = None,
+                 chunksize: int | None = None):
         self.workers = workers or os.cpu_count() or 1
+        self.chunksize = chunksize
         if self.workers < 1:
             raise UserError(f"workers = {self.workers}: give 1 or more worker processes")
         methods = multiprocessing.get_all_start_methods()
@@ -149,7 +156,8 @@ class RayExecutor(Executor):
 
     kind = "ray"
 
-    def __init__(self, workers: int | None = None, *, address: str | None = None):
+    def __init__(self, workers: int | None = None, *, address: str | None = None, chunksize: int | None = None):
+        self.chunksize = chunksize
         try:
             import ray
         except ImportError:
@@ -190,13 +198,13 @@ class RayExecutor(Executor):
         self._owner = False
 
 
-def make_executor(kind: ExecutorKind = "inprocess", *, workers: int | None = None,
-                  address: str | None = None) -> Executor:
+def make_executor(kind: ExecutorKind = "inprocess", *, workers: int | None = None, address: str | None = None,
+                  chunksize: int | None = None) -> Executor:
     """An executor by name: "inprocess", "pool" (`workers` processes) or "ray" (`address`, or a local instance)."""
     if kind == "inprocess":
-        return InProcessExecutor()
+        return InProcessExecutor(chunksize=chunksize)
     if kind == "pool":
-        return PoolExecutor(workers)
+        return PoolExecutor(workers, chunksize=chunksize)
     if kind == "ray":
-        return RayExecutor(workers, address=address)
+        return RayExecutor(workers, address=address, chunksize=chunksize)
     raise UserError(f"executor '{kind}' is unknown; legal: {', '.join(EXECUTOR_KINDS)}")

@@ -200,14 +200,14 @@ def _run(store: TrialStore, name: str, strategy: Strategy, evaluate: Evaluate, *
                     raise StoreError(f"study '{name}': resumed strategy asked {canonical(cand)!r:.120} for trial {i}"
                                      f" but the store holds {stored[i].config!r:.120}; the strategy is not "
                                      "deterministic (use only the rng handed to ask) or its settings changed")
-            todo = [(i, cand) for i, cand in asked if i not in stored]
+            todo = [(i, cand, trial_seed(seed, i)) for i, cand in asked if i not in stored]
             fresh: dict[int, Trial] = {}
-            for chunk in ex.map_chunks(evaluate, [(cand, trial_seed(seed, i)) for i, cand in todo]):
+            for chunk in ex.map_chunks(evaluate, [(cand, s) for _, cand, s in todo]):
                 trials = []
                 for pos, (metrics, error, t0, t1) in chunk:
-                    i, cand = todo[pos]
-                    trials.append(Trial(i, canonical(cand), metrics, trial_seed(seed, i),
-                                        "failed" if error else "complete", t0, t1, error))
+                    i, cand, s = todo[pos]
+                    trials.append(Trial(i, canonical(cand), metrics, s, "failed" if error else "complete", t0, t1,
+                                        error))
                 store.add_trials(study, trials)
                 fresh.update((t.index, t) for t in trials)
                 bar.update(len(trials))
