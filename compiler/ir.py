@@ -163,6 +163,27 @@ class Graph:
             if o not in defined:
                 raise ModelError(f"graph output '{o}' is never produced")
 
+    def subgraph(self, node_names: Iterable[str], name: str | None = None) -> "Graph":
+        """The graph of the named nodes (kept in topological order). Its inputs are the non-constant tensors they
+        read but do not produce; its outputs are the tensors they produce that other nodes or the graph's outputs
+        read. Tensor objects are shared with this graph."""
+        chosen = set(node_names)
+        nodes = [n for n in self.nodes if n.name in chosen]
+        unknown = chosen - {n.name for n in nodes}
+        if unknown:
+            raise KeyError(f"no nodes named {sorted(unknown)[:5]} in graph '{self.name}'")
+        produced = {o for n in nodes for o in n.outputs if o}
+        inputs: list[str] = []
+        for n in nodes:
+            for i in n.inputs:
+                if i and i not in produced and not self.tensors[i].const and i not in inputs:
+                    inputs.append(i)
+        read_outside = {i for n in self.nodes if n.name not in chosen for i in n.inputs} | set(self.outputs)
+        outputs = [o for n in nodes for o in n.outputs if o and o in read_outside]
+        used = produced | {i for n in nodes for i in n.inputs if i}
+        return Graph(name or f"{self.name}/sub", {k: self.tensors[k] for k in used}, nodes, inputs, outputs,
+                     dict(self.metadata))
+
     def prune(self) -> None:
         """Drop nodes whose outputs do not reach a graph output, and tensors nobody uses."""
         live = set(self.outputs)
