@@ -8,6 +8,7 @@ instance of a module-level class); Ray also accepts closures (cloudpickle).
 
     with make_executor("pool", workers=4) as ex:
         latencies = list(ex.map(estimate_latency, candidates))
+        table = sweep(estimate_latency, candidates, executor=ex, desc="latency table")   # with a progress bar
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from typing import Any, Callable, Iterator, Literal, Sequence, TypeVar
 
 from compiler.errors import UserError
+from nas.runtime.progress import progress
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -208,3 +210,17 @@ def make_executor(kind: ExecutorKind = "inprocess", *, workers: int | None = Non
     if kind == "ray":
         return RayExecutor(workers, address=address, chunksize=chunksize)
     raise UserError(f"executor '{kind}' is unknown; legal: {', '.join(EXECUTOR_KINDS)}")
+
+
+def sweep(fn: Callable[[T], R], items: Sequence[T], *, executor: Executor | None = None, desc: str = "sweep",
+          quiet: bool = False, chunksize: int | None = None) -> list[R]:
+    """`[fn(x) for x in items]` on `executor` (default in-process) with a progress bar; results in item order."""
+    items = list(items)
+    ex = executor or InProcessExecutor()
+    out: list[R | None] = [None] * len(items)
+    with progress(total=len(items), desc=desc, quiet=quiet) as bar:
+        for chunk in ex.map_chunks(fn, items, chunksize=chunksize):
+            for pos, r in chunk:
+                out[pos] = r
+            bar.update(len(chunk))
+    return out  # type: ignore[return-value]

@@ -86,3 +86,10 @@ def test_executor_arguments_are_checked():
     assert InProcessExecutor().default_chunksize(1000) == 1
     with PoolExecutor(2) as ex:
         assert ex.default_chunksize(10_000) == 256 and ex.default_chunksize(40) == 5
+
+
+def test_sweep_returns_results_in_order_on_any_executor():
+    from nas.runtime import sweep
+    assert sweep(spin, ITEMS, quiet=True) == EXPECTED
+    with PoolExecutor(2) as ex:
+        assert sweep(spin, ITEMS, executor=ex, desc="spin", chunksize=3) == EXPECTED

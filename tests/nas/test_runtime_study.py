@@ -186,3 +186,31 @@ def test_progress_draws_rate_and_eta_on_a_terminal_only(monkeypatch):
     bar = progress(total=10, desc="manual")
     bar.update(10), bar.close()
     assert pipe.getvalue() == ""
+
+
+def test_shared_search_options_choose_the_executor():
+    import argparse
+
+    from nas.runtime.options import RuntimeOptions, add_runtime_arguments
+    p = argparse.ArgumentParser()
+    add_runtime_arguments(p, default_study="nb201")
+    o = RuntimeOptions.from_args(p.parse_args(["--store", "s.db", "--workers", "3", "--resume", "--seed", "2"]))
+    assert (o.study, o.executor_kind, o.workers, o.resume, o.seed) == ("nb201", "pool", 3, True, 2)
+    o = RuntimeOptions.from_args(p.parse_args(["--store", "s.db", "--executor", "ray", "--address", "auto"]))
+    assert (o.executor_kind, o.address) == ("ray", "auto")
+    assert RuntimeOptions.from_args(p.parse_args(["--store", "s.db"])).executor().kind == "inprocess"
+    with pytest.raises(UserError, match="--address is only used with --executor ray"):
+        RuntimeOptions.from_args(p.parse_args(["--store", "s.db", "--address", "auto"]))
+    with pytest.raises(UserError, match="--workers 0"):
+        RuntimeOptions.from_args(p.parse_args(["--store", "s.db", "--workers", "0"]))
+
+
+def test_toy_command_resumes_and_reports_user_errors(tmp_path, capsys):
+    from nas.runtime.toy import main
+    args = ["--store", str(tmp_path / "t.db"), "--trials", "20", "--quiet"]
+    assert main(args) == 0
+    assert "20 trials (20 evaluated now, 0 replayed)" in capsys.readouterr().out
+    assert main(args[:3] + ["30", "--quiet", "--resume"]) == 0
+    assert "30 trials (10 evaluated now, 20 replayed)" in capsys.readouterr().out
+    with pytest.raises(StoreError, match="already exists"):
+        main(args)
