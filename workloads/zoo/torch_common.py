@@ -1,0 +1,99 @@
+"""Torch helpers of the zoo: an LRN layer that exports as the ONNX LRN operator, and seeded initialisation.
+
+Modules are constructed on the meta device and then filled from one `torch.Generator`, so building a zoo
+network neither touches torch's global RNG nor pays for torch's default initialisation of weights it
+overwrites anyway.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class _LRNFunction(torch.autograd.Function):
+    """Local response normalisation whose legacy ONNX export is one `LRN` node (not torch's decomposition)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+        return F.local_response_norm(x, size, alpha, beta, k)
+
+    @staticmethod
+    def symbolic(g, x, size: int, alpha: float, beta: float, k: float):
+        return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
+
+
+class LRN(nn.Module):
+    """Across-channel LRN with torch/ONNX semantics: x / (k + alpha/size * sum of squares in window)^beta."""
+
+    def __init__(self, size: int, alpha: float = 1e-4, beta: float = 0.75, k: float = 1.0):
+        super().__init__()
+        self.size, self.alpha, self.beta, self.k = size, alpha, beta, k
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _LRNFunction.apply(x, self.size, self.alpha, self.beta, self.k)
+
+    def extra_repr(self) -> str:
+        return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+def _fill_(t: torch.Tensor, kind: str, gen: torch.Generator, a: float, b: float = 0.0) -> None:
+    with torch.no_grad():
+        if kind == "normal":
+            t.normal_(b, a, generator=gen)
+        else:
+            t.uniform_(a, b, generator=gen)
+
+
+def seeded_init_(module: nn.Module, seed: int) -> nn.Module:
+    """Fill every parameter and buffer of `module` deterministically from `seed` (module order).
+
+    Conv/Linear weights: He-normal (std sqrt(2/fan_in)); biases N(0, 0.05). BatchNorm: gamma U(0.5, 1.5),
+    beta N(0, 0.1), running mean N(0, 0.1), running var U(0.5, 1.5), so folding BN changes the weights.
+    PReLU slopes U(0.05, 0.3). LSTM/GRU: U(-1/sqrt(H), 1/sqrt(H)) as torch's default. Any other parameter:
+    N(0, 0.1). All values are random, so the ONNX exporter's deduplication of equal initialisers never fires.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    for m in module.modules():
+        own = dict(m.named_parameters(recurse=False))
+        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
+            fan_in = m.weight[0].numel()
+            _fill_(m.weight, "normal", gen, math.sqrt(2.0 / fan_in))
+        elif isinstance(m, nn.ConvTranspose2d):
+            # each output pixel sums in_channels/groups * k*k / stride^2 products on average
+            fan_in = m.in_channels // m.groups * math.prod(m.kernel_size) / math.prod(m.stride)
+            _fill_(m.weight, "normal", gen, math.sqrt(2.0 / fan_in))
+        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
+            _fill_(m.weight, "uniform", gen, 0.5, 1.5)
+            _fill_(m.bias, "normal", gen, 0.1)
+            _fill_(m.running_mean, "normal", gen, 0.1)
+            _fill_(m.running_var, "uniform", gen, 0.5, 1.5)
+            m.num_batches_tracked.zero_()
+        elif isinstance(m, nn.PReLU):
+            _fill_(m.weight, "uniform", gen, 0.05, 0.3)
+        elif isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):
+            bound = 1.0 / math.sqrt(m.hidden_size)
+            for p in own.values():
+                _fill_(p, "uniform", gen, -bound, bound)
+        if getattr(m, "bias", None) is not None and isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d,
+                                                                    nn.Linear)):
+            _fill_(m.bias, "normal", gen, 0.05)
+        if not isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.PReLU, nn.LSTM, nn.GRU,
+                              nn.RNN, nn.modules.batchnorm._BatchNorm)):
+            for p in own.values():
+                _fill_(p, "normal", gen, 0.1)
+            for name, buf in m.named_buffers(recurse=False):
+                raise TypeError(f"seeded_init_: no rule for buffer '{name}' of {type(m).__name__}")
+    return module
+
+
+def build_seeded(factory: Callable[[], nn.Module], seed: int) -> nn.Module:
+    """Construct `factory()` on the meta device, allocate it on the CPU and fill it with `seeded_init_`."""
+    with torch.device("meta"):
+        module = factory()
+    module = module.to_empty(device="cpu")
+    seeded_init_(module, seed)
+    return module.eval()
