@@ -54,6 +54,12 @@ CREATE TABLE IF NOT EXISTS trials (
     error TEXT,
     PRIMARY KEY (study_id, idx)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS checkpoints (
+    study_id INTEGER PRIMARY KEY REFERENCES studies(id),
+    next_index INTEGER NOT NULL,
+    state BLOB NOT NULL,
+    created REAL NOT NULL
+);
 """
 
 
@@ -250,6 +256,17 @@ class TrialStore:
         rows = self._db.execute(sql + " ORDER BY idx", args)
         return [Trial(i, json.loads(c), None if m is None else json.loads(m), s, st, t0, t1, e)
                 for i, c, m, s, st, t0, t1, e in rows]
+
+    # --- strategy checkpoints -----------------------------------------------------------------------------------
+    def save_checkpoint(self, study: Study, next_index: int, state: bytes) -> None:
+        """Keep `state` (a strategy snapshot taken after telling trials < next_index) as the study's latest."""
+        with self._tx():
+            self._db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                             (study.id, next_index, sqlite3.Binary(state), time.time()))
+
+    def checkpoint(self, study: Study) -> tuple[int, bytes] | None:
+        row = self._db.execute("SELECT next_index, state FROM checkpoints WHERE study_id = ?", (study.id,)).fetchone()
+        return (row[0], bytes(row[1])) if row else None
 
     def _tx(self) -> "_Transaction":
         return _Transaction(self._db)

@@ -131,6 +131,21 @@ class Strategy(ABC):
         """JSON description of the strategy's settings, stored with the study and compared on resume."""
         return {"name": self.name, "batch_size": self.batch_size}
 
+    # Optional snapshots, for strategies whose replay is expensive (e.g. they retrain a predictor every batch).
+    # A strategy that overrides both is restored from its latest snapshot on resume instead of replaying every
+    # stored trial; the snapshot must capture everything `ask` depends on. It is pickled into the store.
+    def state_dict(self) -> Any:
+        """A picklable snapshot of the state built by `tell` (only called when overridden)."""
+        raise NotImplementedError
+
+    def load_state_dict(self, state: Any) -> None:
+        """Restore a snapshot taken by `state_dict`."""
+        raise NotImplementedError
+
+    @property
+    def snapshots(self) -> bool:
+        return type(self).state_dict is not Strategy.state_dict
+
 
 class RandomSearch(Strategy):
     """Independent uniform samples of the space; results do not depend on `batch_size`."""

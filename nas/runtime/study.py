@@ -19,6 +19,7 @@ store holds the same trials as an uninterrupted run.
 from __future__ import annotations
 
 import math
+import pickle
 import time
 import warnings
 from dataclasses import dataclass
@@ -141,11 +142,24 @@ def _open_study(store: TrialStore, name: str, cfg: dict[str, Any], objectives: d
     return study
 
 
+def _restore(store: TrialStore, study: Study, strategy: Strategy, stored: dict[int, Trial], n_trials: int,
+             batch: int) -> int:
+    """Load the strategy's latest snapshot if it is usable; the index to continue from (0: replay all)."""
+    cp = store.checkpoint(study)
+    if cp is None:
+        return 0
+    nxt, blob = cp
+    if nxt > n_trials or nxt % batch or any(i not in stored for i in range(nxt)):
+        return 0
+    strategy.load_state_dict(pickle.loads(blob))
+    return nxt
+
+
 def run_study(store: TrialStore | str | Path, name: str, strategy: Strategy, objective: Objective, *,
               n_trials: int, objectives: Mapping[str, Direction], seed: int = 0,
               config: Mapping[str, Any] | None = None, batch_size: int | None = None,
               executor: Executor | None = None, resume: bool = False, quiet: bool = False,
-              max_initial_failures: int = 10) -> StudyResult:
+              max_initial_failures: int = 10, checkpoint_seconds: float = 60.0) -> StudyResult:
     """Run (or resume) study `name` until it holds `n_trials` trials or the strategy is exhausted.
 
     objective(candidate, seed) -> dict of JSON metrics; exceptions it raises become failed trials.
@@ -154,6 +168,9 @@ def run_study(store: TrialStore | str | Path, name: str, strategy: Strategy, obj
     batch_size: candidates per ask round (default `strategy.batch_size`); part of the study's identity.
     executor: where evaluations run (default in-process); it is not closed here.
     max_initial_failures: stop with a `UserError` when this many trials failed before any succeeded.
+    checkpoint_seconds: for strategies with snapshots (`Strategy.state_dict`), the least time between two
+        snapshots written to the store (at batch boundaries; 0: after every batch). Resuming restores the latest
+        snapshot and replays only the trials after it.
     """
     if n_trials < 0:
         raise UserError(f"n_trials = {n_trials}: give 0 or more trials")
@@ -168,7 +185,8 @@ def run_study(store: TrialStore | str | Path, name: str, strategy: Strategy, obj
     try:
         return _run(st, name, strategy, Evaluate(objective), n_trials=n_trials, objectives=dict(objectives),
                     seed=int(seed), cfg=study_config(strategy, objective, config, batch), batch=batch, ex=ex,
-                    resume=resume, quiet=quiet, max_initial_failures=max_initial_failures)
+                    resume=resume, quiet=quiet, max_initial_failures=max_initial_failures,
+                    checkpoint_seconds=checkpoint_seconds)
     finally:
         if own_store:
             st.close()
@@ -176,7 +194,7 @@ def run_study(store: TrialStore | str | Path, name: str, strategy: Strategy, obj
 
 def _run(store: TrialStore, name: str, strategy: Strategy, evaluate: Evaluate, *, n_trials: int,
          objectives: dict[str, Direction], seed: int, cfg: dict[str, Any], batch: int, ex: Executor, resume: bool,
-         quiet: bool, max_initial_failures: int) -> StudyResult:
+         quiet: bool, max_initial_failures: int, checkpoint_seconds: float) -> StudyResult:
     study = _open_study(store, name, cfg, objectives, seed, n_trials, resume)
     stored = {t.index: t for t in store.trials(study)}
     primary = study.primary
@@ -186,8 +204,22 @@ def _run(store: TrialStore, name: str, strategy: Strategy, evaluate: Evaluate, *
     best: Trial | None = None
     bar = progress(total=n_trials, desc=f"study {name}", quiet=quiet, unit="trial",
                    initial=sum(i < n_trials for i in stored))
+    def account(trial: Trial) -> None:
+        nonlocal failed, first_error, best
+        done.append(trial)
+        if trial.status == "failed":
+            failed += 1
+            first_error = first_error or trial.error
+        elif primary and (b := best_trial([trial] + ([best] if best else []), *primary)) is not best:
+            best = b
+            bar.set_postfix({primary[0]: b.metrics[primary[0]]}, refresh=False)  # type: ignore[index]
+
     try:
-        index = 0
+        index = _restore(store, study, strategy, stored, n_trials, batch) if resume and strategy.snapshots else 0
+        for i in range(index):
+            account(stored[i])
+        replayed += index
+        last_snapshot = time.monotonic()
         while index < n_trials:
             asked: list[tuple[int, Any]] = []
             for i in range(index, min(index + batch, n_trials)):
@@ -216,13 +248,12 @@ def _run(store: TrialStore, name: str, strategy: Strategy, evaluate: Evaluate, *
             for i, _ in asked:
                 trial = fresh.get(i) or stored[i]
                 strategy.tell(trial)
-                done.append(trial)
-                if trial.status == "failed":
-                    failed += 1
-                    first_error = first_error or trial.error
-                elif primary and (b := best_trial([trial] + ([best] if best else []), *primary)) is not best:
-                    best = b
-                    bar.set_postfix({primary[0]: best.metrics[primary[0]]}, refresh=False)  # type: ignore[index]
+                account(trial)
+            end = index + len(asked)
+            if (strategy.snapshots and end % batch == 0 and todo
+                    and (time.monotonic() - last_snapshot >= checkpoint_seconds or end >= n_trials)):
+                store.save_checkpoint(study, end, pickle.dumps(strategy.state_dict()))
+                last_snapshot = time.monotonic()
             if failed >= max_initial_failures and failed == len(done):
                 store.set_status(study, "failed")
                 raise UserError(f"study '{name}': the first {failed} trials all failed; first error: {first_error}")

@@ -214,3 +214,43 @@ def test_toy_command_resumes_and_reports_user_errors(tmp_path, capsys):
     assert "30 trials (10 evaluated now, 20 replayed)" in capsys.readouterr().out
     with pytest.raises(StoreError, match="already exists"):
         main(args)
+
+
+class SnapshotMutation(MutationSearch):
+    """MutationSearch with snapshots; counts tells to show what a resume replays."""
+
+    def __init__(self):
+        super().__init__(TOY_SPACE, metric="loss", n_random=6, batch_size=4)
+        self.told = 0
+
+    def tell(self, trial):
+        self.told += 1
+        super().tell(trial)
+
+    def state_dict(self):
+        return {"best": self.best}
+
+    def load_state_dict(self, state):
+        self.best = state["best"]
+
+
+def test_resume_restores_a_strategy_snapshot_instead_of_replaying(tmp_path):
+    path = tmp_path / "s.db"
+    kw = dict(objectives=TOY_OBJECTIVES, seed=2, quiet=True, checkpoint_seconds=0)
+    full = run_study(path, "full", SnapshotMutation(), ToyObjective(), n_trials=40, **kw)
+    run_study(path, "part", SnapshotMutation(), ToyObjective(), n_trials=22, **kw)
+    with TrialStore(path, readonly=True) as st:
+        assert st.checkpoint(st.study("part"))[0] == 20   # last batch boundary, not the truncated end (22)
+    strategy = SnapshotMutation()
+    res = run_study(path, "part", strategy, ToyObjective(), n_trials=40, resume=True, **kw)
+    assert strategy.told == 20 and (res.replayed, res.evaluated) == (22, 18)  # 20 restored, 2 re-asked
+    assert _same(res.trials, full.trials) and _same(_rows(path, "part"), full.trials)
+
+    run_study(path, "holed", SnapshotMutation(), ToyObjective(), n_trials=24, **kw)
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM trials WHERE idx = 13 AND study_id = (SELECT id FROM studies WHERE name = 'holed')")
+    db.close()
+    strategy = SnapshotMutation()   # the snapshot (at 24) is unusable with trial 13 missing: replay everything
+    res = run_study(path, "holed", strategy, ToyObjective(), n_trials=40, resume=True, **kw)
+    assert strategy.told == 40 and res.evaluated == 17 and _same(res.trials, full.trials)
