@@ -49,14 +49,17 @@ def nb201_proxies(arch, names: Sequence[str] = PROXIES, *, seed: int | None = No
     seed = nb201.to_index(ops) if seed is None else seed
     out: dict[str, float] = {}
     net_names = [n for n in names if n in NETWORK_PROXIES]
-    if net_names:
+    if net_names == ["synflow"]:
+        # BN owns no randomness, so the BN-off network built from the same seed has the same weights
+        from nas.proxies.zero_cost import synflow_score
+
+        out["synflow"] = synflow_score(make_network(ops, seed=seed, convention="zc", bn=False), (3, 32, 32))
+    elif net_names:
         batch = cifar10_batch(64, seed=0) if batch is None else batch
         net = make_network(ops, seed=seed, convention="zc")
         syn = make_network(ops, seed=seed, convention="zc", bn=False) if "synflow" in net_names else None
         if syn is not None:
-            # BN owns no randomness, so the BN-off copy built from the same seed has the same weights;
-            # load anyway to make the equality explicit (missing BN entries are expected)
-            syn.load_state_dict(net.state_dict(), strict=False)
+            syn.load_state_dict(net.state_dict(), strict=False)  # same weights already; makes it explicit
         out.update(score_network(net, batch, net_names, synflow_net=syn))
     if "params" in names:
         out["params"] = float(nb201_params(ops))

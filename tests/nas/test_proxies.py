@@ -241,3 +241,10 @@ def test_unknown_proxy_is_a_user_error():
     with pytest.raises(ProxyError, match="unknown proxy 'synflowx'"):
         nb201_proxies(CELL, ["synflowx"])
     assert "vote" not in PROXIES
+
+
+def test_synflow_alone_equals_synflow_with_the_other_proxies():
+    small = cifar10_batch(4, seed=0)
+    for i in (11, 4000):
+        alone = nb201_proxies(i, ["synflow"])["synflow"]
+        assert alone == nb201_proxies(i, ["synflow", "grad_norm"], batch=small)["synflow"]
