@@ -198,8 +198,8 @@ def fold_batchnorm(g: Graph) -> Graph:
                 group = int(conv.attr("group", 1))
                 index = (np.arange(cin) // (cin // group))[:, None] * per + np.arange(per)[None, :]
                 s = scale[index].reshape((cin, per) + (1,) * (len(w.shape) - 2))
-            base = compact(np.asarray(w.data)).astype(np.float64)  # a broadcast weight stays broadcast
-            new_w = np.broadcast_to((base * s).astype(w.dtype), w.shape)
+            base = compact(np.asarray(w.data))  # a broadcast weight stays broadcast
+            new_w = np.broadcast_to(base * s.astype(base.dtype), w.shape)  # one rounding, in the weight's dtype
             b0 = np.zeros(cout) if bias is None else np.asarray(bias.data, dtype=np.float64)
             new_b = (b0 * scale + shift).astype(w.dtype)
         wname = _new_const(g, f"{w.name}/bn_folded", new_w, w.shape, w.dtype)

@@ -478,28 +478,33 @@ def _resize(nc: NodeContext, scales: list[float] | None, sizes: list[int] | None
     nc.emit("Resize", nc.inputs[:1], {**out, **attrs})
 
 
-def _upsample_attrs(nc: NodeContext) -> dict:
+def _upsample(nc: NodeContext, scales: list[float]) -> None:
+    """Upsample and opset-10 Resize: asymmetric coordinates; nearest takes floor when upsampling and ceil when
+    downsampling (as onnxruntime does; one nearest_mode cannot express both directions at once)."""
     mode = nc.attr("mode", "nearest")
     mode = {"bilinear": "linear", "trilinear": "linear"}.get(mode, mode)
     if mode not in ("nearest", "linear"):
         raise nc.fail(f"mode '{mode}' is not supported (nearest, linear)")
-    return {"mode": mode, "coordinate_transformation_mode": "asymmetric", "nearest_mode": "floor"}
+    down, up = any(s < 1 for s in scales), any(s > 1 for s in scales)
+    if mode == "nearest" and down and up:
+        raise nc.fail(f"nearest resize that shrinks some axes and grows others (scales {scales}) is not supported")
+    _resize(nc, scales, None, {"mode": mode, "coordinate_transformation_mode": "asymmetric",
+                               "nearest_mode": "ceil" if down else "floor"})
 
 
 @handler("Upsample")
 def _upsample_attr(nc: NodeContext) -> None:
-    _resize(nc, list(nc.attr("scales", [])), None, _upsample_attrs(nc))
+    _upsample(nc, [float(v) for v in nc.attr("scales", [])])
 
 
 @handler("Upsample", since=9)
 def _upsample_input(nc: NodeContext) -> None:
-    _resize(nc, [float(v) for v in nc.const(1).reshape(-1)], None, _upsample_attrs(nc))
+    _upsample(nc, [float(v) for v in nc.const(1).reshape(-1)])
 
 
 @handler("Resize", since=10)
 def _resize10(nc: NodeContext) -> None:
-    """Opset 10 Resize has Upsample's semantics (asymmetric coordinates, floor for nearest)."""
-    _resize(nc, [float(v) for v in nc.const(1).reshape(-1)], None, _upsample_attrs(nc))
+    _upsample(nc, [float(v) for v in nc.const(1).reshape(-1)])
 
 
 @handler("Resize", since=11)

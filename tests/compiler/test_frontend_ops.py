@@ -366,3 +366,10 @@ def test_export_is_valid_onnx_at_export_opset():
     m = export_onnx(g)
     onnx.checker.check_model(m, full_check=True)
     assert m.opset_import[0].version == 19
+
+
+@pytest.mark.parametrize("mode", ["nearest", "linear"])
+@pytest.mark.parametrize("scales", [[1, 1, 0.5, 0.5], [1, 1, 0.6, 0.75], [1, 1, 0.6, 1], [1, 1, 2, 3]])
+def test_opset10_resize_down_and_up_sampling(mode, scales):
+    node = helper.make_node("Resize", ["x", "sc"], ["y"], mode=mode)
+    check(make([node], {"x": [1, 2, 5, 8]}, ["y"], {"sc": np.array(scales, np.float32)}, opset=10))
