@@ -35,8 +35,11 @@ def nb201_flops(arch) -> int:
 
 
 def nb201_proxies(arch, names: Sequence[str] = PROXIES, *, seed: int | None = None,
-                  batch: Batch | None = None) -> dict[str, float]:
+                  batch: Batch | None = None, C: int = 16, N: int = 5) -> dict[str, float]:
     """Proxies of one NB201 cell in the CIFAR-10 network (C=16, N=5, 10 classes), zero-cost-nas conventions.
+
+    `C`/`N` change the network size of the network proxies (params and flops always describe the benchmark
+    network); smaller networks are for tests.
 
     The network is initialised from `torch.Generator().manual_seed(seed)`, by default the cell's NB201 index;
     `batch` defaults to `cifar10_batch(64, seed=0)`, the same minibatch for every cell.
@@ -53,11 +56,12 @@ def nb201_proxies(arch, names: Sequence[str] = PROXIES, *, seed: int | None = No
         # BN owns no randomness, so the BN-off network built from the same seed has the same weights
         from nas.proxies.zero_cost import synflow_score
 
-        out["synflow"] = synflow_score(make_network(ops, seed=seed, convention="zc", bn=False), (3, 32, 32))
+        out["synflow"] = synflow_score(make_network(ops, seed=seed, C=C, N=N, convention="zc", bn=False),
+                                       (3, 32, 32))
     elif net_names:
         batch = cifar10_batch(64, seed=0) if batch is None else batch
-        net = make_network(ops, seed=seed, convention="zc")
-        syn = make_network(ops, seed=seed, convention="zc", bn=False) if "synflow" in net_names else None
+        net = make_network(ops, seed=seed, C=C, N=N, convention="zc")
+        syn = make_network(ops, seed=seed, C=C, N=N, convention="zc", bn=False) if "synflow" in net_names else None
         if syn is not None:
             syn.load_state_dict(net.state_dict(), strict=False)  # same weights already; makes it explicit
         out.update(score_network(net, batch, net_names, synflow_net=syn))

@@ -61,7 +61,7 @@ def ref_grasp(net, b):
     g1 = torch.autograd.grad(F.cross_entropy(net(b.inputs), b.targets), ws)
     g2 = torch.autograd.grad(F.cross_entropy(net(b.inputs), b.targets), ws, create_graph=True)
     sum((a.detach() * g).sum() for a, g in zip(g1, g2)).backward()
-    return sum(float((-w * w.grad).sum()) for w in ws)
+    return sum(float((-w.detach() * w.grad).sum()) for w in ws)
 
 
 def ref_fisher(net, b):
@@ -192,9 +192,10 @@ def test_params_match_naslib_exactly():
 
 
 def test_deterministic_and_seeded(batch):
-    a = nb201_proxies(CELL, ["grad_norm", "synflow", "jacob_cov"], seed=5, batch=batch)
-    b = nb201_proxies(CELL, ["grad_norm", "synflow", "jacob_cov"], seed=5, batch=batch)
-    c = nb201_proxies(CELL, ["grad_norm", "synflow", "jacob_cov"], seed=6, batch=batch)
+    names = ["grad_norm", "synflow", "jacob_cov"]
+    a = nb201_proxies(CELL, names, seed=5, batch=batch, C=4, N=1)
+    b = nb201_proxies(CELL, names, seed=5, batch=batch, C=4, N=1)
+    c = nb201_proxies(CELL, names, seed=6, batch=batch, C=4, N=1)
     assert a == b
     assert a["grad_norm"] != c["grad_norm"]
     assert cifar10_batch(8, seed=3).inputs.equal(cifar10_batch(8, seed=3).inputs)
@@ -212,7 +213,7 @@ def test_batch_is_real_normalised_cifar():
 
 def test_signs_follow_the_reference_conventions(batch):
     # magnitudes-based proxies are non-negative; grasp is negated (-W Hg) so it can be either sign
-    r = nb201_proxies(CELL, ["grad_norm", "snip", "fisher", "synflow", "grasp"], seed=0, batch=batch)
+    r = nb201_proxies(CELL, ["grad_norm", "snip", "fisher", "synflow", "grasp"], seed=0, batch=batch, C=4, N=1)
     assert r["grad_norm"] > 0 and r["snip"] > 0 and r["fisher"] > 0 and r["synflow"] > 0
     net = small_net()
     g = score_network(net, batch, ["grasp"])["grasp"]
@@ -246,5 +247,7 @@ def test_unknown_proxy_is_a_user_error():
 def test_synflow_alone_equals_synflow_with_the_other_proxies():
     small = cifar10_batch(4, seed=0)
     for i in (11, 4000):
-        alone = nb201_proxies(i, ["synflow"])["synflow"]
-        assert alone == nb201_proxies(i, ["synflow", "grad_norm"], batch=small)["synflow"]
+        alone = nb201_proxies(i, ["synflow"], C=4, N=2)["synflow"]
+        assert alone == nb201_proxies(i, ["synflow", "grad_norm"], batch=small, C=4, N=2)["synflow"]
+    # and the default network is the benchmark size
+    assert nb201_proxies(11, ["synflow"])["synflow"] != nb201_proxies(11, ["synflow"], C=4, N=2)["synflow"]
