@@ -1,6 +1,6 @@
 """The study loop: ask a batch, evaluate it on an executor, store every trial, tell, repeat; resumable.
 
-    from nas.runtime import RandomSearch, TrialStore, make_executor, run_study
+    from nas.runtime import FloatRange, RandomSearch, TrialStore, make_executor, run_study
 
     def objective(config, seed):                     # module level, so worker processes can import it
         return {"loss": (config["x"] - 1) ** 2}
