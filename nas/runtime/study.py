@@ -204,6 +204,7 @@ def _run(store: TrialStore, name: str, strategy: Strategy, evaluate: Evaluate, *
     best: Trial | None = None
     bar = progress(total=n_trials, desc=f"study {name}", quiet=quiet, unit="trial",
                    initial=sum(i < n_trials for i in stored))
+
     def account(trial: Trial) -> None:
         nonlocal failed, first_error, best
         done.append(trial)
