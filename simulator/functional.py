@@ -1,0 +1,573 @@
+"""Functional simulator: the executable form of the instruction set (docs/isa.md sections 3-5).
+
+One handler per kernel (`@impl(Module.X)`) updates the explicit machine state (`simulator.machine.Machine`:
+DDR image, stream buffer, filter/bias caches) or the bundle's stream. A bundle runs in the order of
+docs/isa.md section 3: feature reader, filter reader, stream buffer + PE array, the auxiliary kernels in
+crossbar order, feature writer. Host partitions run on onnxruntime between bundles, reading and writing their
+tensors in the DDR image.
+
+    from simulator.functional import FunctionalSimulator
+    sim = FunctionalSimulator(program)
+    outputs = sim.run({"x": x})          # {output name: float32 array}
+    sim.read_tensor("conv1")             # any DDR-resident tensor of the memory map after the run
+
+Every address is bounds-checked and every ISA rule the hardware relies on is checked; a violation raises
+`SimulationError` (a `ProgramError`) that names the bundle, the kernel and the field.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping
+
+import numpy as np
+
+from compiler.errors import UserError
+from compiler.isa import AUX_ARCH_NAME, AUX_KERNELS, MODULE_BY_NAME, MODULE_NAMES, XBAR_SLOTS, Module
+from compiler.lowering.formats import ChunkShape, decode_chunk, rshift_round, sat8
+from simulator import numerics as K
+from simulator.machine import CacheHalf, Machine, SimulationError
+from simulator.precision import dequantize_requantize, pe_operand, requantize, store_features
+
+
+@dataclass
+class Step:
+    """Execution context of one bundle."""
+
+    machine: Machine
+    bundle: object                      # compiler.program.Bundle
+    where: str
+    sim: "FunctionalSimulator"
+    tile: np.ndarray | None = None      # input tile (n, cb, rows, width, cv), feature format
+    stream: np.ndarray | None = None    # (n, c, h, w): float32 (float modes), int8 codes, or raw accumulators
+    raw: bool = False
+
+    def f(self, module: Module) -> dict:
+        return self.bundle.fields(module)
+
+    def fail(self, module: Module, msg: str) -> SimulationError:
+        return SimulationError(f"{self.where} {MODULE_NAMES[module]}: {msg}")
+
+
+Handler = Callable[[Step], None]
+HANDLERS: dict[Module, Handler] = {}
+
+
+def impl(module: Module) -> Callable[[Handler], Handler]:
+    def deco(fn: Handler) -> Handler:
+        HANDLERS[module] = fn
+        return fn
+
+    return deco
+
+
+# --- feature reader -----------------------------------------------------------------------------------------------
+@impl(Module.FEATURE_READER)
+def _fread(s: Step) -> None:
+    f = s.f(Module.FEATURE_READER)
+    m = s.machine
+    for d in ("r0", "r1"):
+        if not f[f"{d}_en"]:
+            continue
+        e = 4 if f[f"{d}_raw"] else m.fdtype.itemsize
+        n, cb, rows, width = f[f"{d}_n"], f[f"{d}_cb"], f[f"{d}_rows"], f[f"{d}_width"]
+        row = width * m.cv * e
+        where = f"{s.where} fread.{d}"
+        src = m.ddr_block(f[f"{d}_ddr"], (n, cb, rows, row), (f[f"{d}_pn"], f[f"{d}_pc"], f[f"{d}_py"], 1), where)
+        dst = m.sb_bytes(f[f"{d}_sb"], n * cb * rows * row, where)
+        dst.reshape(n, cb, rows, row)[...] = src
+
+
+# --- filter reader -------------------------------------------------------------------------------------------------
+@impl(Module.FILTER_READER)
+def _wread(s: Step) -> None:
+    f = s.f(Module.FILTER_READER)
+    if not f["en"]:
+        return
+    arch, m = s.machine.arch, s.machine
+    halves = 2 if arch.filter_cache.double_buffered else 1
+    bank = f["bank"]
+    if bank >= halves:
+        raise s.fail(Module.FILTER_READER, f"bank = {bank} but the filter cache is not double buffered")
+    kv = arch.pe_array.k_vector
+    per_pe = -(-f["filters"] // kv) * f["entries"]
+    depth = arch.filter_cache.depth // halves
+    if per_pe > depth:
+        raise s.fail(Module.FILTER_READER, f"{f['filters']} filters x {f['entries']} entries need {per_pe} entries "
+                                           f"per PE; a filter-cache half holds {depth} (filter_cache.depth)")
+    if -(-f["nbias"] // kv) > arch.filter_cache.bias_depth // halves:
+        raise s.fail(Module.FILTER_READER, f"nbias = {f['nbias']} exceeds the bias cache "
+                                           f"({arch.filter_cache.bias_depth // halves} per PE per half)")
+    s.machine.cache[bank] = CacheHalf(*s.sim.chunk(m, f, s.where), s.bundle.index)
+
+
+# --- stream buffer (window walker) and PE array --------------------------------------------------------------------
+@impl(Module.STREAM_BUFFER)
+def _sbuf(s: Step) -> None:
+    g = s.f(Module.STREAM_BUFFER)
+    if g["c_first"] % s.machine.cv:
+        raise s.fail(Module.STREAM_BUFFER, f"c_first = {g['c_first']} is not a multiple of c_vector")
+    s.tile = s.machine.sb_tile(g["sb"], g["n"], g["cb"], g["rows"], g["width"], f"{s.where} sbuf")
+
+
+def _logical(blocked: np.ndarray) -> np.ndarray:
+    """(n, cb, rows, width, cv) -> (n, cb * cv, rows, width)."""
+    n, cb, h, w, cv = blocked.shape
+    return blocked.transpose(0, 1, 4, 2, 3).reshape(n, cb * cv, h, w)
+
+
+@impl(Module.PE_ARRAY)
+def _pe(s: Step) -> None:
+    p = s.f(Module.PE_ARRAY)
+    if s.tile is None:
+        raise s.fail(Module.PE_ARRAY, "the stream buffer (sbuf) is not active in this bundle")
+    arch = s.machine.arch
+    integer = arch.precision_info.integer
+    g = s.f(Module.STREAM_BUFFER)
+    if p["mode"] == "bypass":
+        x = _logical(s.tile)
+        if p["k"] > x.shape[1]:
+            raise s.fail(Module.PE_ARRAY, f"bypass k = {p['k']} exceeds the tile's {x.shape[1]} channels")
+        x = x[:, :p["k"]]
+        s.stream = np.ascontiguousarray(x) if integer else x.astype(np.float32)
+        s.raw = False
+        return
+    half = s.machine.cache[p["bank"]]
+    if half is None:
+        raise s.fail(Module.PE_ARRAY, f"reads filter-cache half {p['bank']}, which no earlier bundle loaded")
+    k = p["k"]
+    kh, kw, sy, sx, dy, dx = g["kh"], g["kw"], g["sy"], g["sx"], g["dy"], g["dx"]
+    pt, pb, pl, pr, oh, ow = g["pt"], g["pb"], g["pl"], g["pr"], g["oh"], g["ow"]
+    rows_need = (oh - 1) * sy + (kh - 1) * dy + 1
+    cols_need = (ow - 1) * sx + (kw - 1) * dx + 1
+    if rows_need > pt + g["rows"] + pb or (not p["wino"] and cols_need > pl + g["width"] + pr):
+        raise s.fail(Module.STREAM_BUFFER, f"{oh}x{ow} outputs of a {kh}x{kw} window (stride {sy},{sx}, dilation "
+                                           f"{dy},{dx}) need {rows_need}x{cols_need} padded inputs; the tile has "
+                                           f"{pt + g['rows'] + pb}x{pl + g['width'] + pr}")
+    x = _logical(pe_operand(arch, s.tile))                          # (n, C_tile, rows, width)
+    xp = K.pad_nchw(x, pt, pb, pl, pr)
+    xp = xp[:, :, :rows_need] if p["wino"] else xp[:, :, :rows_need, :cols_need]
+    acc_t = np.float64 if integer else np.float32
+    if p["mode"] == "conv":
+        out = _conv(s, p, half, xp, x.shape[1], acc_t)
+    else:
+        out = _depthwise(s, p, half, xp, x.shape[1], acc_t)
+    if p["bias"]:
+        if half.bias is None or half.bias.size < k:
+            raise s.fail(Module.PE_ARRAY, f"bias = 1 needs {k} cached biases, bank {p['bank']} holds "
+                                          f"{0 if half.bias is None else half.bias.size}")
+        out = out + half.bias[:k].astype(acc_t)[None, :, None, None]
+    if p["psum_in"]:
+        cv = s.machine.cv
+        psum = s.machine.sb_tile(p["psum_sb"], g["n"], -(-k // cv), oh, ow, f"{s.where} pe.psum_sb", raw=True)
+        out = out + _logical(psum)[:, :k].astype(acc_t)
+    s.raw = bool(p["psum_out"])
+    if integer:
+        acc = np.rint(out).astype(np.int64)
+        if np.abs(acc).max(initial=0) >= 2 ** 31:
+            raise s.fail(Module.PE_ARRAY, "int32 accumulator overflow")
+        s.stream = acc.astype(np.int32) if s.raw else requantize(acc, p["rq_mult"], p["rq_shift"])
+    else:
+        s.stream = out.astype(np.float32)
+
+
+def _conv(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t: type) -> np.ndarray:
+    arch = s.machine.arch
+    cv = s.machine.cv
+    g = s.f(Module.STREAM_BUFFER)
+    k, kh, kw = p["k"], g["kh"], g["kw"]
+    wino = bool(p["wino"])
+    if wino:
+        if not arch.pe_array.winograd:
+            raise s.fail(Module.PE_ARRAY, "wino = 1 but the architecture has no Winograd PE array")
+        if kw != 3 or g["sx"] != 1 or g["dx"] != 1:
+            raise s.fail(Module.PE_ARRAY, f"wino = 1 needs kw = 3, sx = 1, dx = 1 (got {kw}, {g['sx']}, {g['dx']})")
+        if arch.precision_info.integer:
+            raise s.fail(Module.PE_ARRAY, "wino = 1 is not defined for int8")
+    kw2 = arch.pe_array.w_vector if wino else kw
+    c_count = p["c_count"]
+    cbf = -(-c_count // cv)
+    entries = cbf * kh * kw2
+    wts = half.weights
+    if wts.shape[0] < k or wts.shape[1] != entries:
+        raise s.fail(Module.PE_ARRAY, f"{k} filters of {entries} entries (c_count {c_count}, {kh}x{kw2} taps) do not "
+                                      f"match the cached chunk of {wts.shape[0]} filters x {wts.shape[1]} entries")
+    w = wts[:k].reshape(k, cbf, kh, kw2, cv).transpose(0, 1, 4, 2, 3).reshape(k, cbf * cv, kh, kw2)[:, :c_count]
+    if p["k_per_group"] <= 0:
+        raise s.fail(Module.PE_ARRAY, "k_per_group = 0")
+    ko = p["k_first"] + np.arange(k)
+    grp = ko // p["k_per_group"]
+    out = np.empty((xp.shape[0], k, g["oh"], g["ow"]), dtype=acc_t)
+    for gi in np.unique(grp):
+        fs = np.flatnonzero(grp == gi)
+        f0, f1 = int(fs[0]), int(fs[-1]) + 1
+        t0 = int(gi) * p["c_per_group"] + p["c_offset"] - g["c_first"]
+        if t0 < 0 or t0 + c_count > c_tile:
+            raise s.fail(Module.PE_ARRAY, f"filters {f0}..{f1 - 1} read input channels {t0 + g['c_first']}.."
+                                          f"{t0 + g['c_first'] + c_count - 1}, outside the tile's channels "
+                                          f"{g['c_first']}..{g['c_first'] + c_tile - 1}")
+        xs = xp[:, t0:t0 + c_count]
+        if wino:
+            out[:, f0:f1] = K.conv2d_winograd(xs, w[f0:f1], arch.pe_array.q_vector, g["sy"], g["dy"], g["oh"],
+                                              g["ow"])
+        else:
+            out[:, f0:f1] = K.conv2d(xs, w[f0:f1], g["sy"], g["sx"], g["dy"], g["dx"], g["oh"], g["ow"], acc_t)
+    return out
+
+
+def _depthwise(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t: type) -> np.ndarray:
+    cv = s.machine.cv
+    g = s.f(Module.STREAM_BUFFER)
+    k, kh, kw = p["k"], g["kh"], g["kw"]
+    wts = half.weights
+    blocks = -(-k // cv)
+    if wts.shape[0] < blocks or wts.shape[1] != kh * kw:
+        raise s.fail(Module.PE_ARRAY, f"depthwise: {blocks} channel blocks of {kh * kw} taps do not match the cached "
+                                      f"chunk of {wts.shape[0]} x {wts.shape[1]} entries")
+    w = wts[:blocks].transpose(0, 2, 1).reshape(blocks * cv, kh, kw)[:k]
+    if p["k_per_group"] <= 0:
+        raise s.fail(Module.PE_ARRAY, "k_per_group = 0")
+    ko = p["k_first"] + np.arange(k)
+    t = (ko // p["k_per_group"]) * p["c_per_group"] + p["c_offset"] - g["c_first"]
+    if t.min() < 0 or t.max() >= c_tile:
+        raise s.fail(Module.PE_ARRAY, f"depthwise filters read tile channels {int(t.min())}..{int(t.max())}, "
+                                      f"outside 0..{c_tile - 1}")
+    return K.depthwise(xp[:, t], w, g["sy"], g["sx"], g["dy"], g["dx"], g["oh"], g["ow"], acc_t)
+
+
+# --- crossbar and auxiliary kernels ------------------------------------------------------------------------------
+@impl(Module.XBAR)
+def _xbar(s: Step) -> None:
+    f = s.f(Module.XBAR)
+    chain: list[Module] = []
+    for i in range(XBAR_SLOTS):
+        code = f[f"s{i}"]
+        if code == "end":
+            break
+        mod = MODULE_BY_NAME[code]
+        if mod in chain:
+            raise s.fail(Module.XBAR, f"kernel {code} appears twice in the chain")
+        if not s.bundle.is_active(mod):
+            raise s.fail(Module.XBAR, f"slot s{i} = {code} but kernel {code} is not active in this bundle")
+        chain.append(mod)
+    if chain and s.raw:
+        raise s.fail(Module.XBAR, "pe.psum_out = 1 emits raw partial sums; the aux chain must be empty")
+    if chain and s.stream is None:
+        raise s.fail(Module.XBAR, "the aux chain has no stream (the PE array is not active)")
+    for mod in chain:
+        HANDLERS[mod](s)
+
+
+@impl(Module.ACTIVATION)
+def _act(s: Step) -> None:
+    f = s.f(Module.ACTIVATION)
+    x = s.stream
+    if s.machine.arch.precision_info.integer:
+        if f["lut"]:
+            tables = s.machine.ddr_bytes(f["lut_ddr"], 512 if f["split"] else 256, f"{s.where} act.lut_ddr")
+            t = tables.view(np.int8)
+            idx = x.astype(np.int16) + 128
+            if f["split"]:
+                c = np.arange(x.shape[1])[None, :, None, None]
+                s.stream = np.where(c < f["split"], t[idx], t[256 + idx]).astype(np.int8)
+            else:
+                s.stream = t[idx].astype(np.int8)
+        else:
+            s.stream = np.clip(x, f["lo"], f["hi"]).astype(np.int8)
+        return
+    if f["split"]:
+        sp = f["split"]
+        out = np.empty_like(x)
+        out[:, :sp] = K.activation(x[:, :sp], f["fn"], f["alpha"], f["beta"])
+        out[:, sp:] = K.activation(x[:, sp:], f["fn2"], f["alpha"], f["beta"])
+        s.stream = out
+    else:
+        s.stream = K.activation(x, f["fn"], f["alpha"], f["beta"]).astype(np.float32)
+
+
+@impl(Module.POOL)
+def _pool(s: Step) -> None:
+    f = s.f(Module.POOL)
+    integer = s.machine.arch.precision_info.integer
+    n, c, h, w = s.stream.shape
+    if min(f["oh"], f["ow"]) <= 0:
+        raise s.fail(Module.POOL, f"output {f['oh']}x{f['ow']} is empty")
+    for name, start_max in (("rows", (f["oh"] - 1) * f["sy"] - f["pt"]), ("columns", (f["ow"] - 1) * f["sx"] - f["pl"])):
+        if start_max >= (h if name == "rows" else w) + (f["pb"] if name == "rows" else f["pr"]):
+            raise s.fail(Module.POOL, f"the last window starts past the padded input {name}")
+    s.stream = K.pool(s.stream, f["type"], f["kh"], f["kw"], f["sy"], f["sx"], f["pt"], f["pb"], f["pl"], f["pr"],
+                      f["oh"], f["ow"], bool(f["incl_pad"]), integer)
+
+
+@impl(Module.LRN)
+def _lrn(s: Step) -> None:
+    f = s.f(Module.LRN)
+
+    def fn(x: np.ndarray) -> np.ndarray:
+        return K.lrn(x, f["size"], f["alpha"], f["beta"], f["bias"])
+
+    if s.machine.arch.precision_info.integer:
+        s.stream = dequantize_requantize(s.stream, f["in_scale"], f["out_scale"], fn)
+    else:
+        s.stream = fn(s.stream)
+
+
+@impl(Module.ELTWISE)
+def _elt(s: Step) -> None:
+    f = s.f(Module.ELTWISE)
+    m = s.machine
+    n, c, h, w = s.stream.shape
+    b = _logical(m.sb_tile(f["sb"], n, -(-c // m.cv), h, w, f"{s.where} elt.sb"))[:, :c]
+    x = s.stream
+    op = f["op"]
+    if m.arch.precision_info.integer:
+        xa, ba = x.astype(np.int64) * f["ma"], b.astype(np.int64) * f["mb"]
+        if op == "mul":
+            r = x.astype(np.int64) * b.astype(np.int64) * f["ma"]
+        elif op == "add":
+            r = xa + ba
+        else:
+            r = ba - xa if f["swap"] else xa - ba
+        s.stream = sat8(rshift_round(r, f["shift"]))
+        return
+    bf = b.astype(np.float32)
+    lhs, rhs = (bf, x) if f["swap"] else (x, bf)
+    s.stream = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[op](lhs, rhs).astype(np.float32)
+
+
+@impl(Module.DEPTH_TO_SPACE)
+def _d2s(s: Step) -> None:
+    f = s.f(Module.DEPTH_TO_SPACE)
+    blk, c = f["block"], s.stream.shape[1]
+    if f["mode"] != "nearest" and c % (blk * blk):
+        raise s.fail(Module.DEPTH_TO_SPACE, f"{c} channels are not divisible by block^2 = {blk * blk}")
+    s.stream = K.depth_to_space(s.stream, f["mode"], blk)
+
+
+@impl(Module.SOFTMAX)
+def _smax(s: Step) -> None:
+    f = s.f(Module.SOFTMAX)
+    if s.machine.arch.precision_info.integer:
+        s.stream = dequantize_requantize(s.stream, f["in_scale"], f["out_scale"], K.softmax_channels)
+    else:
+        s.stream = K.softmax_channels(s.stream)
+
+
+# --- feature writer ------------------------------------------------------------------------------------------------
+@impl(Module.FEATURE_WRITER)
+def _fwrite(s: Step) -> None:
+    f = s.f(Module.FEATURE_WRITER)
+    m = s.machine
+    if s.stream is None:
+        raise s.fail(Module.FEATURE_WRITER, "no stream to write (the PE array is not active)")
+    want = (f["n"], f["c"], f["rows"], f["width"])
+    if tuple(s.stream.shape) != want:
+        raise s.fail(Module.FEATURE_WRITER, f"the stream is {list(s.stream.shape)} (n, c, rows, width) but the writer "
+                                            f"expects {list(want)}")
+    if bool(f["raw"]) != s.raw:
+        what = "raw partial sums" if s.raw else "features"
+        raise s.fail(Module.FEATURE_WRITER, f"raw = {f['raw']} but the stream carries {what}")
+    vals = s.stream.astype(m.rdtype) if s.raw else store_features(m.arch, s.stream)
+    cv = m.cv
+    n, c, rows, width = want
+    if f["ddr_en"]:
+        cf = f["c_first"]
+        blocks = -(-(cf + c) // cv)
+        e = vals.dtype.itemsize
+        dst = m.ddr_block(f["ddr"], (n, blocks, rows, width * cv * e), (f["pn"], f["pc"], f["py"], 1),
+                          f"{s.where} fwrite")
+        full = np.zeros((n, blocks * cv, rows, width), dtype=vals.dtype)
+        full[:, cf:cf + c] = vals
+        tiles = full.reshape(n, blocks, cv, rows, width).transpose(0, 1, 3, 4, 2)
+        if cf:
+            keep = np.ascontiguousarray(dst[:, 0]).view(vals.dtype).reshape(n, rows, width, cv)
+            tiles[:, 0, :, :, :cf] = keep[..., :cf]
+        dst[...] = np.ascontiguousarray(tiles).view(np.uint8).reshape(n, blocks, rows, width * cv * e)
+    if f["sb_en"]:
+        if f["c_first"]:
+            raise s.fail(Module.FEATURE_WRITER, f"sb_en = 1 needs c_first = 0, got {f['c_first']}")
+        blocks = -(-c // cv)
+        full = np.zeros((n, blocks * cv, rows, width), dtype=vals.dtype)
+        full[:, :c] = vals
+        tiles = np.ascontiguousarray(full.reshape(n, blocks, cv, rows, width).transpose(0, 1, 3, 4, 2))
+        m.sb_bytes(f["sb"], tiles.nbytes, f"{s.where} fwrite.sb")[...] = tiles.view(np.uint8).ravel()
+
+
+BUNDLE_ORDER = (Module.FEATURE_READER, Module.FILTER_READER, Module.STREAM_BUFFER, Module.PE_ARRAY, Module.XBAR,
+                Module.FEATURE_WRITER)
+
+
+# --- tensors in DDR --------------------------------------------------------------------------------------------------
+_DTYPES = {"fp32": np.float32, "fp16": np.float16, "int8": np.int8}
+
+
+def _tensor_block(m: Machine, a, where: str) -> tuple[np.ndarray, int, np.dtype]:
+    """Strided uint8 view (n, blocks, h, w*cv*e) of a tensor's DDR buffer, its first lane, its element type."""
+    if a.ddr < 0:
+        raise SimulationError(f"{where}: tensor '{a.name}' is not in DDR (stream-buffer resident)")
+    dt = np.dtype(_DTYPES[a.dtype])
+    cv, e = m.cv, dt.itemsize
+    n, c, h, w = a.view
+    lane0 = a.channel_offset % cv if a.alias_of else 0
+    blocks = -(-(lane0 + c) // cv)
+    pn, pc, py = a.pitches if any(a.pitches) else (-(-c // cv) * h * w * cv * e, h * w * cv * e, w * cv * e)
+    return m.ddr_block(a.ddr, (n, blocks, h, w * cv * e), (pn, pc, py, 1), where), lane0, dt
+
+
+def read_tensor(m: Machine, program, name: str) -> np.ndarray:
+    """A memory-map tensor from the DDR image as float32 (int8 codes dequantised with the tensor's scale)."""
+    a = program.memory[name]
+    raw, lane0, dt = _tensor_block(m, a, f"reading tensor '{name}'")
+    n, c, h, w = a.view
+    blocks = np.ascontiguousarray(raw).view(dt).reshape(n, raw.shape[1], h, w, m.cv)
+    x = _logical(blocks)[:, lane0:lane0 + c].reshape(a.shape).astype(np.float32)
+    return x * np.float32(a.scale) if a.dtype == "int8" else x
+
+
+def write_tensor(m: Machine, program, name: str, x: np.ndarray) -> None:
+    """Store a logical array into a memory-map tensor's DDR buffer (quantised with its scale when int8)."""
+    a = program.memory[name]
+    x = np.asarray(x)
+    if tuple(x.shape) != tuple(a.shape):
+        raise UserError(f"input '{name}' must have shape {list(a.shape)}, got {list(x.shape)}")
+    raw, lane0, dt = _tensor_block(m, a, f"writing tensor '{name}'")
+    n, c, h, w = a.view
+    v = x.reshape(n, c, h, w)
+    if a.dtype == "int8":
+        v = np.clip(np.rint(v / a.scale), -128, 127)
+    blocks = np.ascontiguousarray(raw).view(dt).reshape(n, raw.shape[1], h, w, m.cv).copy()
+    full = _logical(blocks).copy()
+    full[:, lane0:lane0 + c] = v.astype(dt)
+    if not a.alias_of:
+        full[:, c:] = 0
+    nb = raw.shape[1]
+    tiles = np.ascontiguousarray(full.reshape(n, nb, m.cv, h, w).transpose(0, 1, 3, 4, 2))
+    raw[...] = tiles.view(np.uint8).reshape(raw.shape)
+
+
+# --- the simulator -------------------------------------------------------------------------------------------------
+@dataclass
+class RunStats:
+    bundles: int = 0
+    host_partitions: int = 0
+    seconds: float = 0.0
+    host_seconds: float = 0.0
+
+
+@dataclass
+class FunctionalSimulator:
+    """Runs a `compiler.program.Program` bundle by bundle. Decoded filter chunks of the weights region and
+    onnxruntime sessions of host partitions are kept between runs (both are immutable)."""
+
+    program: object
+    machine: Machine | None = None
+    stats: RunStats = field(default_factory=RunStats)
+    _chunks: dict = field(default_factory=dict)
+    _sessions: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        arch = self.program.arch
+        for mod in AUX_KERNELS:
+            if not getattr(arch.aux, AUX_ARCH_NAME[mod]).enabled:
+                for b in self.program.bundles:
+                    if b.is_active(mod):
+                        raise SimulationError(f"bundle {b.index} ({b.note.name}): kernel {MODULE_NAMES[mod]} is "
+                                              f"active but disabled in architecture {arch.name}")
+        n = len(self.program.bundles)
+        for i, b in enumerate(self.program.bundles):
+            last = b.fields(Module.CFG).get("last", 0)
+            if last and i != n - 1:
+                raise SimulationError(f"bundle {i} ({b.note.name}): cfg.last = 1 but {n - 1 - i} bundles follow")
+        if n and not self.program.bundles[-1].fields(Module.CFG).get("last", 0):
+            raise SimulationError(f"bundle {n - 1} ({self.program.bundles[-1].note.name}): the final bundle must "
+                                  f"set cfg.last = 1")
+
+    def chunk(self, m: Machine, f: dict, where: str) -> tuple[np.ndarray, np.ndarray | None]:
+        base, size = self.program.regions.get("weights", (0, 0))
+        key = (f["ddr"], f["bytes"], f["filters"], f["entries"], f["nbias"])
+        immutable = base <= f["ddr"] and f["ddr"] + f["bytes"] <= base + size
+        if immutable and key in self._chunks:
+            return self._chunks[key]
+        data = m.ddr_bytes(f["ddr"], f["bytes"], f"{where} wread")
+        try:
+            out = decode_chunk(m.arch, data.tobytes(), ChunkShape(f["filters"], f["entries"], f["nbias"]))
+        except UserError as exc:
+            raise SimulationError(f"{where} wread: {exc}") from None
+        if immutable:
+            self._chunks[key] = out
+        return out
+
+    def run(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Execute the whole program on `inputs` ({input name: array}); returns {output name: float32 array}."""
+        prog = self.program
+        missing = [i for i in prog.inputs if i not in inputs]
+        extra = [i for i in inputs if i not in prog.inputs]
+        if missing or extra:
+            raise UserError(f"program inputs are {prog.inputs}; missing {missing}, unknown {extra}")
+        if prog.weights is None and prog.bundles:
+            raise UserError("the program has no weight data (compiled from a shapes-only graph); the functional "
+                            "simulator needs weights: compile a model with weights")
+        t0 = time.perf_counter()
+        self.stats = RunStats()
+        m = self.machine = Machine.for_program(prog)
+        for name in prog.inputs:
+            write_tensor(m, prog, name, inputs[name])
+        for kind, step in prog.schedule():
+            if kind == "host":
+                self._host(m, step)
+            else:
+                self._bundle(m, step)
+        self.stats.seconds = time.perf_counter() - t0
+        return {o: read_tensor(m, prog, o) for o in prog.outputs}
+
+    def read_tensor(self, name: str) -> np.ndarray:
+        if self.machine is None:
+            raise UserError("run the program first")
+        if name not in self.program.memory:
+            raise UserError(f"tensor '{name}' is not in the program's memory map")
+        return read_tensor(self.machine, self.program, name)
+
+    def _bundle(self, m: Machine, b) -> None:
+        s = Step(m, b, f"bundle {b.index} ({b.note.name})", self)
+        for mod in BUNDLE_ORDER:
+            if b.is_active(mod):
+                HANDLERS[mod](s)
+        if b.is_active(Module.PE_ARRAY) and not b.is_active(Module.FEATURE_WRITER):
+            raise s.fail(Module.PE_ARRAY, "the bundle computes a stream but the feature writer is not active")
+        self.stats.bundles += 1
+
+    def _host(self, m: Machine, part) -> None:
+        t0 = time.perf_counter()
+        feeds = {}
+        for name in part.graph.inputs:
+            if name not in self.program.memory:
+                raise SimulationError(f"host partition '{part.name}': input '{name}' is not in the memory map")
+            feeds[name] = read_tensor(m, self.program, name).astype(part.graph.tensors[name].dtype)
+        sess = self._sessions.get(part.name)
+        if sess is None:
+            sess = self._sessions[part.name] = _ort_session(part.graph)
+        outs = sess.run(list(part.graph.outputs), feeds)
+        for name, value in zip(part.graph.outputs, outs):
+            if name not in self.program.memory:
+                raise SimulationError(f"host partition '{part.name}': output '{name}' is not in the memory map")
+            write_tensor(m, self.program, name, value)
+        self.stats.host_partitions += 1
+        self.stats.host_seconds += time.perf_counter() - t0
+
+
+def _ort_session(graph):
+    import onnxruntime as ort
+
+    from compiler.frontend import export_onnx
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(export_onnx(graph).SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def simulate(program, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run `program` on `inputs` once; returns {output name: float32 array}."""
+    return FunctionalSimulator(program).run(inputs)

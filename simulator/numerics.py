@@ -1,0 +1,179 @@
+"""Array kernels of the functional simulator: convolution (direct, 1-D Winograd, depthwise), pooling, LRN,
+activations, softmax and depth-to-space, on logical (N, C, H, W) arrays.
+
+These are plain numpy (BLAS matrix products over strided window views); the ISA handlers in
+`simulator.functional` decide which values go in (stream-buffer tiles, cached filters) and how results are
+rounded. Float kernels compute in float32 (float64 for the exact int8 sums), like the PE array's fp32
+accumulators.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from compiler.lowering.formats import round_div, winograd_matrices
+
+
+def pad_nchw(x: np.ndarray, pt: int, pb: int, pl: int, pr: int, value: float = 0.0) -> np.ndarray:
+    if not (pt or pb or pl or pr):
+        return np.ascontiguousarray(x)
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def windows(xp: np.ndarray, kh: int, kw: int, sy: int, sx: int, dy: int, dx: int, oh: int, ow: int) -> np.ndarray:
+    """Read-only view (N, C, oh, ow, kh, kw) of the windows of a padded, C-contiguous (N, C, Hp, Wp) array."""
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(xp, shape=(xp.shape[0], xp.shape[1], oh, ow, kh, kw),
+                      strides=(s0, s1, sy * s2, sx * s3, dy * s2, dx * s3), writeable=False)
+
+
+def conv2d(xp: np.ndarray, w: np.ndarray, sy: int, sx: int, dy: int, dx: int, oh: int, ow: int,
+           acc: type = np.float32) -> np.ndarray:
+    """Direct convolution (cross-correlation) of a padded input (N, C, Hp, Wp) with w (F, C, kh, kw) -> (N, F, oh, ow).
+
+    The sum runs in `acc` (float32 for float modes; float64 for int8 codes, where every sum is exact)."""
+    n, c = xp.shape[:2]
+    f, _, kh, kw = w.shape
+    xp = np.ascontiguousarray(xp, dtype=acc)
+    wm = np.ascontiguousarray(w, dtype=acc).reshape(f, c * kh * kw)
+    if kh == kw == 1:
+        cols = xp[:, :, 0:(oh - 1) * sy + 1:sy, 0:(ow - 1) * sx + 1:sx]
+        out = np.matmul(wm, cols.reshape(n, c, oh * ow))                        # (n, f, oh*ow)
+        return out.reshape(n, f, oh, ow)
+    win = windows(xp, kh, kw, sy, sx, dy, dx, oh, ow)                            # (n, c, oh, ow, kh, kw)
+    cols = np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * oh * ow, c * kh * kw)
+    out = cols @ wm.T                                                           # (n*oh*ow, f)
+    return np.ascontiguousarray(out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2))
+
+
+def conv2d_winograd(xp: np.ndarray, u: np.ndarray, q: int, sy: int, dy: int, oh: int, ow: int) -> np.ndarray:
+    """1-D Winograd F(q, 3) along the width (docs/isa.md section 4).
+
+    xp: padded input (N, C, Hp, Wp); u: transformed filters (F, C, kh, q + 2). Output column groups start at
+    0, q, 2q, ...; each reads q + 2 columns, zero beyond the padded tile; outputs at or beyond `ow` are dropped."""
+    at, _, bt = winograd_matrices(q, 3)
+    a = q + 2
+    n, c, hp, wp = xp.shape
+    f, _, kh, _ = u.shape
+    groups = -(-ow // q)
+    need = (groups - 1) * q + a
+    x = np.zeros((n, c, hp, max(wp, need)), dtype=np.float32)
+    x[..., :wp] = xp
+    s0, s1, s2, s3 = x.strides
+    # d[n, c, oy, ky, g, t] = x[n, c, oy*sy + ky*dy, g*q + t]
+    d = as_strided(x, shape=(n, c, oh, kh, groups, a), strides=(s0, s1, sy * s2, dy * s2, q * s3, s3),
+                   writeable=False)
+    v = np.matmul(d, bt.T.astype(np.float32))                                   # (n, c, oh, kh, g, a)
+    v = np.ascontiguousarray(v.transpose(5, 0, 2, 4, 1, 3)).reshape(a, n * oh * groups, c * kh)
+    um = np.ascontiguousarray(u.transpose(3, 1, 2, 0), dtype=np.float32).reshape(a, c * kh, f)
+    m = np.matmul(v, um)                                                        # (a, n*oh*g, f)
+    y = np.tensordot(at.astype(np.float32), m, axes=(1, 0))                     # (q, n*oh*g, f)
+    y = y.reshape(q, n, oh, groups, f).transpose(1, 4, 2, 3, 0).reshape(n, f, oh, groups * q)
+    return np.ascontiguousarray(y[..., :ow])
+
+
+def depthwise(xp: np.ndarray, w: np.ndarray, sy: int, sx: int, dy: int, dx: int, oh: int, ow: int,
+              acc: type = np.float32) -> np.ndarray:
+    """Per-channel convolution: xp (N, F, Hp, Wp) already holds each filter's input channel; w (F, kh, kw)."""
+    n, f = xp.shape[:2]
+    _, kh, kw = w.shape
+    xp = np.ascontiguousarray(xp, dtype=acc)
+    win = windows(xp, kh, kw, sy, sx, dy, dx, oh, ow)
+    out = np.zeros((n, f, oh, ow), dtype=acc)
+    wa = w.astype(acc)
+    for i in range(kh):
+        for j in range(kw):
+            out += win[..., i, j] * wa[None, :, i, j, None, None]
+    return out
+
+
+# --- pooling ---------------------------------------------------------------------------------------------------
+def _pool_extent(size: int, k: int, s: int, p0: int, o: int) -> int:
+    """Zero/neutral elements needed after the input so that every window of the o outputs lies inside."""
+    return max(0, (o - 1) * s - p0 + k - size)
+
+
+def pool(x: np.ndarray, kind: str, kh: int, kw: int, sy: int, sx: int, pt: int, pb: int, pl: int, pr: int,
+         oh: int, ow: int, incl_pad: bool, integer: bool = False) -> np.ndarray:
+    """Max / average pooling of (N, C, H, W) per docs/isa.md section 5.2 (windows may reach past the pads)."""
+    n, c, h, w = x.shape
+    eb, er = _pool_extent(h, kh, sy, pt, oh), _pool_extent(w, kw, sx, pl, ow)
+    if kind == "max":
+        fill = np.iinfo(np.int64).min if integer else -np.inf
+        xp = pad_nchw(x.astype(np.int64 if integer else np.float32), pt, eb, pl, er, fill)
+        out = windows(xp, kh, kw, sy, sx, 1, 1, oh, ow).max(axis=(4, 5))
+        return out.astype(np.int8 if integer else np.float32)
+    xp = pad_nchw(x.astype(np.int64 if integer else np.float32), pt, eb, pl, er, 0)
+    total = windows(xp, kh, kw, sy, sx, 1, 1, oh, ow).sum(axis=(4, 5))
+    lo_r, hi_r = (-pt, h + pb) if incl_pad else (0, h)
+    lo_c, hi_c = (-pl, w + pr) if incl_pad else (0, w)
+    rows = np.array([_count(oy * sy - pt, kh, lo_r, hi_r) for oy in range(oh)], dtype=np.int64)
+    cols = np.array([_count(ox * sx - pl, kw, lo_c, hi_c) for ox in range(ow)], dtype=np.int64)
+    count = np.maximum(rows[:, None] * cols[None, :], 1)
+    if integer:
+        return np.clip(round_div(total, count[None, None]), -128, 127).astype(np.int8)
+    return (total / count.astype(np.float32)).astype(np.float32)
+
+
+def _count(start: int, k: int, lo: int, hi: int) -> int:
+    return max(0, min(start + k, hi) - max(start, lo))
+
+
+# --- normalisation and elementwise ---------------------------------------------------------------------------------
+def lrn(x: np.ndarray, size: int, alpha: float, beta: float, bias: float) -> np.ndarray:
+    """ONNX LRN across channels of (N, C, H, W)."""
+    c = x.shape[1]
+    sq = np.square(x.astype(np.float32))
+    before, after = (size - 1) // 2, math.ceil((size - 1) / 2)
+    csum = np.concatenate([np.zeros_like(sq[:, :1]), np.cumsum(sq, axis=1)], axis=1)
+    idx = np.arange(c)
+    lo = np.clip(idx - before, 0, c)
+    hi = np.clip(idx + after + 1, 0, c)
+    s = csum[:, hi] - csum[:, lo]
+    return (x / np.power(np.float32(bias) + np.float32(alpha / size) * s, np.float32(beta))).astype(np.float32)
+
+
+def activation(x: np.ndarray, fn: str, alpha: float, beta: float) -> np.ndarray:
+    """The float activation functions of docs/isa.md section 5.1 on float32 values."""
+    a, b = np.float32(alpha), np.float32(beta)
+    if fn == "identity":
+        return x
+    if fn == "relu":
+        return np.maximum(x, np.float32(0))
+    if fn == "relu6":
+        return np.minimum(np.maximum(x, np.float32(0)), np.float32(6))
+    if fn == "leaky_relu":
+        return np.where(x >= 0, x, a * x).astype(np.float32)
+    if fn == "clip":
+        return np.minimum(np.maximum(x, a), b)
+    if fn == "sigmoid":
+        return (np.float32(1) / (np.float32(1) + np.exp(-x))).astype(np.float32)
+    if fn == "tanh":
+        return np.tanh(x)
+    if fn == "hard_sigmoid":
+        return np.maximum(np.float32(0), np.minimum(np.float32(1), a * x + b))
+    if fn == "hard_swish":
+        return x * np.maximum(np.float32(0), np.minimum(np.float32(1), x / np.float32(6) + np.float32(0.5)))
+    raise ValueError(f"activation '{fn}'")
+
+
+def softmax_channels(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def depth_to_space(x: np.ndarray, mode: str, block: int) -> np.ndarray:
+    n, c, h, w = x.shape
+    b = block
+    if mode == "nearest":
+        return np.repeat(np.repeat(x, b, axis=2), b, axis=3)
+    if mode == "dcr":
+        y = x.reshape(n, b, b, c // (b * b), h, w).transpose(0, 3, 4, 1, 5, 2)
+    else:
+        y = x.reshape(n, c // (b * b), b, b, h, w).transpose(0, 1, 4, 2, 5, 3)
+    return np.ascontiguousarray(y).reshape(n, c // (b * b), h * b, w * b)
