@@ -187,6 +187,30 @@ class Arch(_Section):
         return pe.k_vector * pe.c_vector * pe.lanes * pe.q_vector
 
     @cached_property
+    def winograd_macs_per_cycle(self) -> float:
+        """Direct-convolution-equivalent MACs per cycle of a 3-wide convolution in Winograd mode: every physical
+        multiplier (k x c x lanes x w_vector) does winograd_factor MACs; equals peak_macs_per_cycle without it."""
+        return self.multipliers * self.winograd_factor if self.pe_array.winograd else float(self.peak_macs_per_cycle)
+
+    @cached_property
+    def accumulator_threads(self) -> int:
+        """Independent accumulations a PE interleaves to hide its accumulator latency (features x filters)."""
+        return self.pe_array.interleave_features * self.pe_array.interleave_filters
+
+    @cached_property
+    def pe_pipeline_cycles(self) -> int:
+        """Cycles from an input entry entering the PE array to its result leaving it (structural count): one
+        multiplier stage, a clog2(c_vector) adder tree, the interleaved accumulator (accumulator_threads), and the
+        Winograd input and output transforms (one stage each) when enabled."""
+        return (1 + math.ceil(math.log2(self.pe_array.c_vector)) + self.accumulator_threads
+                + (2 if self.pe_array.winograd else 0))
+
+    @cached_property
+    def stream_buffer_entry_bytes(self) -> float:
+        """Bytes of one stream-buffer entry (c_vector features in the feature format)."""
+        return self.pe_array.c_vector * self.feature_bytes
+
+    @cached_property
     def clock_hz(self) -> float:
         return self.clock_mhz * 1e6
 
