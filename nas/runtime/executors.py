@@ -12,6 +12,7 @@ instance of a module-level class); Ray also accepts closures (cloudpickle).
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import multiprocessing
 import os
@@ -33,6 +34,24 @@ EXECUTOR_KINDS: tuple[str, ...] = ("inprocess", "pool", "ray")
 def apply_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
     """Evaluate one chunk where it lands (a worker process or a Ray task)."""
     return [fn(item) for item in chunk]
+
+
+# In a worker process: the function of the current sweep, unpickled once however many chunks it runs (an
+# objective may hold a model or a data set). Only the latest function is kept.
+_WORKER_FN: dict[bytes, Callable] = {}
+
+
+def apply_pickled_chunk(digest: bytes, blob: bytes, chunk: Sequence[T]) -> list:
+    fn = _WORKER_FN.get(digest)
+    if fn is None:
+        _WORKER_FN.clear()
+        fn = _WORKER_FN[digest] = pickle.loads(blob)
+    return apply_chunk(fn, chunk)
+
+
+def _pickled(fn: Callable, dumps: Callable[[Any], bytes]) -> tuple[bytes, bytes]:
+    blob = dumps(fn)
+    return hashlib.blake2b(blob, digest_size=16).digest(), blob
 
 
 class Executor(ABC):
@@ -127,7 +146,7 @@ class PoolExecutor(Executor):
 
     def _run_chunks(self, fn, chunks):
         try:
-            pickle.dumps(fn)
+            digest, blob = _pickled(fn, pickle.dumps)
         except (pickle.PicklingError, AttributeError, TypeError) as exc:
             raise UserError(f"function {getattr(fn, '__qualname__', fn)!r} cannot be sent to worker processes "
                             f"({exc}); define it at module level, or use the in-process or ray executor") from None
@@ -138,7 +157,7 @@ class PoolExecutor(Executor):
             while todo or running:
                 while todo and len(running) < window:
                     c, chunk = todo.popleft()
-                    running[self._pool.submit(apply_chunk, fn, chunk)] = c
+                    running[self._pool.submit(apply_pickled_chunk, digest, blob, chunk)] = c
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for fut in sorted(done, key=running.__getitem__):
                     yield running.pop(fut), fut.result()
@@ -174,11 +193,13 @@ class RayExecutor(Executor):
                 raise UserError(f"cannot start or reach Ray at {address or 'a local instance'} ({exc}); "
                                 "check --address or start the cluster with 'ray start --head'") from None
         self.workers = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-        self._remote = ray.remote(apply_chunk)
+        self._remote = ray.remote(apply_pickled_chunk)
 
     def _run_chunks(self, fn, chunks):
         ray = self._ray
-        fn_ref = ray.put(fn)
+        from ray import cloudpickle  # closures and lambdas too
+        digest, blob = _pickled(fn, cloudpickle.dumps)
+        blob_ref = ray.put(blob)
         window = 2 * self.workers
         todo = deque(enumerate(chunks))
         running: dict[Any, int] = {}
@@ -186,7 +207,7 @@ class RayExecutor(Executor):
             while todo or running:
                 while todo and len(running) < window:
                     c, chunk = todo.popleft()
-                    running[self._remote.remote(fn_ref, chunk)] = c
+                    running[self._remote.remote(digest, blob_ref, chunk)] = c
                 done, _ = ray.wait(list(running), num_returns=1)
                 for ref in done:
                     yield running.pop(ref), ray.get(ref)

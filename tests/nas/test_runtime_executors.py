@@ -93,3 +93,31 @@ def test_sweep_returns_results_in_order_on_any_executor():
     assert sweep(spin, ITEMS, quiet=True) == EXPECTED
     with PoolExecutor(2) as ex:
         assert sweep(spin, ITEMS, executor=ex, desc="spin", chunksize=3) == EXPECTED
+
+
+class CountingLoads:
+    """Counts, in each worker process, how often an instance was unpickled there."""
+
+    loads = 0
+
+    def __init__(self, n=1000):
+        self.weights = list(range(n))   # stands for a model an objective carries
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        type(self).loads += 1
+
+    def __call__(self, item):
+        import os
+        return os.getpid(), type(self).loads
+
+
+def test_pool_workers_unpickle_the_function_once_per_sweep():
+    with PoolExecutor(2) as ex:
+        out = list(ex.map(CountingLoads(), range(40), chunksize=2))      # 20 chunks
+        assert {loads for _, loads in out} == {1}
+        same = list(ex.map(CountingLoads(), range(40), chunksize=2))     # equal pickle: reused
+        assert {loads for _, loads in same} == {1}
+        other = list(ex.map(CountingLoads(7), range(40), chunksize=2))   # another function: loaded once more
+        before = dict(out)
+        assert all(loads == before.get(pid, 0) + 1 for pid, loads in other)
