@@ -25,6 +25,10 @@ from compiler.ir import DTYPE_BYTES, Graph, Node, Tensor
 from compiler.ops import infer_node
 
 
+RANDOM_OPS = frozenset({"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial",
+                        "Bernoulli"})  # never folded: a constant would pretend to be what the model computes
+
+
 def dtype_name(dt: np.dtype | int) -> str:
     """IR dtype string of a numpy dtype or an ONNX TensorProto elem_type."""
     if isinstance(dt, (int, np.integer)) and not isinstance(dt, np.dtype):
@@ -252,8 +256,8 @@ def import_onnx(model: str | Path | onnx.ModelProto, *, input_shapes: Mapping[st
         if missing:
             raise nc.fail(f"reads '{missing[0]}', which no earlier node, graph input or initializer defines; "
                           f"the model is truncated or not topologically sorted")
-        if ((present or fn is None) and node.op_type not in SELF_FOLDING and not _has_subgraph(node)
-                and all(i in ctx.consts for i in present)):
+        if ((present or fn is None) and node.op_type not in SELF_FOLDING and node.op_type not in RANDOM_OPS
+                and not _has_subgraph(node) and all(i in ctx.consts for i in present)):
             _fold_reference(nc, ctx)  # a constant node the handlers do not fold themselves (Range, Where, ...)
             continue
         if fn is None:

@@ -170,3 +170,10 @@ def test_missing_or_truncated_external_data(tmp_path, capsys):
     assert cli(str(path), capsys=capsys)[0] == 2
     unloaded = onnx.load(path, load_external_data=False)
     assert "pass the model path" in one_line_error(import_onnx, unloaded)
+
+
+def test_random_operators_are_not_folded_into_constants():
+    extra = [helper.make_node("RandomNormal", [], ["noise"], shape=[1, 8, 8, 8], name="noise_gen"),
+             helper.make_node("Add", ["y", "noise"], ["z"])]
+    msg = one_line_error(import_onnx, conv_model(extra_nodes=extra, out="z"))
+    assert "noise_gen" in msg and "RandomNormal" in msg

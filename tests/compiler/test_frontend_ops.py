@@ -373,3 +373,26 @@ def test_export_is_valid_onnx_at_export_opset():
 def test_opset10_resize_down_and_up_sampling(mode, scales):
     node = helper.make_node("Resize", ["x", "sc"], ["y"], mode=mode)
     check(make([node], {"x": [1, 2, 5, 8]}, ["y"], {"sc": np.array(scales, np.float32)}, opset=10))
+
+
+@pytest.mark.parametrize("opset", range(9, 22))
+def test_stable_ops_at_every_opset(opset):
+    """A small network of operators whose form did not change, at every supported opset."""
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+             helper.make_node("BatchNormalization", ["c", "s", "bb", "m", "v"], ["n"]),
+             helper.make_node("LeakyRelu", ["n"], ["r"], alpha=0.1),
+             helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("GlobalAveragePool", ["r"], ["gp"]),
+             helper.make_node("Mul", ["p", "gp"], ["pm"]),
+             helper.make_node("Concat", ["pm", "p"], ["cat"], axis=1),
+             helper.make_node("Transpose", ["cat"], ["t"], perm=[0, 1, 3, 2]),
+             helper.make_node("Flatten", ["t"], ["f"], axis=1),
+             helper.make_node("Gemm", ["f", "fw", "fb"], ["g"], transB=1),
+             helper.make_node("Sigmoid", ["g"], ["y"])]
+    inits = {"w": w(4, 3, 3, 3), "b": w(4), "s": w(4), "bb": w(4), "m": w(4), "v": np.abs(w(4)) + 0.5,
+             "fw": w(5, 32), "fb": w(5)}
+    model = make(nodes, {"x": [2, 3, 8, 8]}, ["y"], inits, opset=opset)
+    model.ir_version = 10 if opset >= 21 else model.ir_version
+    g = check(model)
+    assert [n.op for n in g.nodes] == ["Conv", "LeakyRelu", "MaxPool", "GlobalAveragePool", "Mul", "Concat",
+                                       "Transpose", "FullyConnected", "Sigmoid"]

@@ -4,6 +4,7 @@ initial states. Shapes equal onnxruntime's, numerics match torch, MACs match a c
 (forward hooks on Conv2d/Linear, the recurrent formula from the module's configuration)."""
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -13,7 +14,11 @@ import pytest
 import torch
 from torch import nn
 
+from compiler.cli import main
 from compiler.frontend import import_onnx, run_onnxruntime
+
+# one xdist worker runs every case, so the session fixture exports the 16 models once (make test: --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("frontend_torch_exports")
 
 
 class SmallCNN(nn.Module):
@@ -136,7 +141,7 @@ def exported(tmp_path_factory):
 
 
 @pytest.mark.parametrize("case", CASES, ids=["-".join(map(str, c)) for c in CASES])
-def test_torch_exports(exported, case):
+def test_torch_exports(exported, case, capsys):
     path, args, ref, macs = exported[case]
     model = onnx.load(path)
     assert model.opset_import[0].version == case[2]
@@ -151,6 +156,10 @@ def test_torch_exports(exported, case):
     got = run_onnxruntime(graph, feeds)
     for o, r in zip(graph.outputs, ref):
         np.testing.assert_allclose(got[o], r, rtol=1e-4, atol=1e-5 * np.abs(r).max())
+    assert main(["inspect", str(path), "--json"]) == 0  # the CLI view of the same model
+    report = json.loads(capsys.readouterr().out)
+    assert report["totals"]["macs"] == macs and [o["shape"] for o in report["outputs"]] == [list(r.shape)
+                                                                                          for r in ort_out]
     ops = [n.op for n in graph.nodes]
     if case[0] == "cnn":
         assert ops.count("BatchNormalization") == 1  # b1 and b2 folded into their convs, b3 kept
