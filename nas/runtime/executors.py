@@ -17,9 +17,11 @@ import math
 import multiprocessing
 import os
 import pickle
+import tempfile
 from abc import ABC, abstractmethod
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import Any, Callable, Iterator, Literal, Sequence, TypeVar
 
 from compiler.errors import UserError
@@ -41,11 +43,13 @@ def apply_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
 _WORKER_FN: dict[bytes, Callable] = {}
 
 
-def apply_pickled_chunk(digest: bytes, blob: bytes, chunk: Sequence[T]) -> list:
+def apply_pickled_chunk(digest: bytes, blob: bytes | str, chunk: Sequence[T]) -> list:
+    """`blob` is the pickled function, or the path of a file holding it (large functions, local pool)."""
     fn = _WORKER_FN.get(digest)
     if fn is None:
         _WORKER_FN.clear()
-        fn = _WORKER_FN[digest] = pickle.loads(blob)
+        data = blob if isinstance(blob, bytes) else Path(blob).read_bytes()
+        fn = _WORKER_FN[digest] = pickle.loads(data)
     return apply_chunk(fn, chunk)
 
 
@@ -131,6 +135,7 @@ class PoolExecutor(Executor):
     """
 
     kind = "pool"
+    INLINE_BYTES = 1 << 16
 
     def __init__(self, workers: int | None = None, *, start_method: str | None = None,
                  chunksize: int | None = None):
@@ -153,17 +158,23 @@ class PoolExecutor(Executor):
         window = 2 * self.workers
         todo = deque(enumerate(chunks))
         running: dict[Future, int] = {}
-        try:
-            while todo or running:
-                while todo and len(running) < window:
-                    c, chunk = todo.popleft()
-                    running[self._pool.submit(apply_pickled_chunk, digest, blob, chunk)] = c
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
-                for fut in sorted(done, key=running.__getitem__):
-                    yield running.pop(fut), fut.result()
-        finally:
-            for fut in running:
-                fut.cancel()
+        with tempfile.TemporaryDirectory(prefix="ovl-pool-") as tmp:
+            ref: bytes | str = blob
+            if len(blob) > self.INLINE_BYTES and len(chunks) > 1:  # a big function is read from a file, once per worker
+                ref = str(Path(tmp) / "fn.pkl")
+                Path(ref).write_bytes(blob)
+            try:
+                while todo or running:
+                    while todo and len(running) < window:
+                        c, chunk = todo.popleft()
+                        running[self._pool.submit(apply_pickled_chunk, digest, ref, chunk)] = c
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in sorted(done, key=running.__getitem__):
+                        yield running.pop(fut), fut.result()
+            finally:
+                for fut in running:
+                    fut.cancel()
+                wait(running)  # no worker may still read the file when it is removed
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

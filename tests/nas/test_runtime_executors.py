@@ -118,6 +118,6 @@ def test_pool_workers_unpickle_the_function_once_per_sweep():
         assert {loads for _, loads in out} == {1}
         same = list(ex.map(CountingLoads(), range(40), chunksize=2))     # equal pickle: reused
         assert {loads for _, loads in same} == {1}
-        other = list(ex.map(CountingLoads(7), range(40), chunksize=2))   # another function: loaded once more
+        other = list(ex.map(CountingLoads(50_000), range(40), chunksize=2))   # another, big (sent as a file)
         before = dict(out)
         assert all(loads == before.get(pid, 0) + 1 for pid, loads in other)
