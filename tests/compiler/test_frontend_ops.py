@@ -375,9 +375,9 @@ def test_opset10_resize_down_and_up_sampling(mode, scales):
     check(make([node], {"x": [1, 2, 5, 8]}, ["y"], {"sc": np.array(scales, np.float32)}, opset=10))
 
 
-@pytest.mark.parametrize("opset", range(9, 22))
+@pytest.mark.parametrize("opset", range(9, 24))
 def test_stable_ops_at_every_opset(opset):
-    """A small network of operators whose form did not change, at every supported opset."""
+    """A small network of operators whose form did not change, at every supported opset (9..21, and 22/23)."""
     nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
              helper.make_node("BatchNormalization", ["c", "s", "bb", "m", "v"], ["n"]),
              helper.make_node("LeakyRelu", ["n"], ["r"], alpha=0.1),
@@ -392,7 +392,7 @@ def test_stable_ops_at_every_opset(opset):
     inits = {"w": w(4, 3, 3, 3), "b": w(4), "s": w(4), "bb": w(4), "m": w(4), "v": np.abs(w(4)) + 0.5,
              "fw": w(5, 32), "fb": w(5)}
     model = make(nodes, {"x": [2, 3, 8, 8]}, ["y"], inits, opset=opset)
-    model.ir_version = 10 if opset >= 21 else model.ir_version
+    model.ir_version = {21: 10, 22: 10, 23: 11}.get(opset, model.ir_version)
     g = check(model)
     assert [n.op for n in g.nodes] == ["Conv", "LeakyRelu", "MaxPool", "GlobalAveragePool", "Mul", "Concat",
                                        "Transpose", "FullyConnected", "Sigmoid"]
