@@ -399,6 +399,7 @@ def _fields(arch, w: Widths) -> dict[Module, list[Field]]:
             _f("n", w.SBN, "images"),
             _f("c", C + 1, "channels written"),
             _f("c_first", w.CVB, "element offset of the first channel inside its block (masked writes)"),
+            _f("zfill", 1, "1: also write zeros to the lanes after the last channel up to the end of its block"),
             _f("rows", w.SBN, "rows"),
             _f("width", w.SBN, "columns"),
             _f("sb_en", 1, "1: also write the tile to the stream buffer"),

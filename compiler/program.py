@@ -307,7 +307,7 @@ class Program:
 
 # --- container helpers ------------------------------------------------------------------------------------------
 def _np_dtype(name: str):
-    return {"fp32": np.float32, "fp16": np.float16, "int8": np.int8, "raw32": np.float32}[name]
+    return {"fp32": np.float32, "fp16": np.float16, "int8": np.int8, "int32": np.int32}[name]
 
 
 def dumps_json(obj: Any) -> str:

@@ -1,0 +1,148 @@
+"""DDR memory planning: root buffers, aliases (views, in-place concatenation), liveness-based address reuse,
+and features kept in the stream buffer between consecutive bundles.
+
+Naive plan (-O0, `memory-plan` off): every root buffer gets its own address, concatenations are copied.
+Planned: concatenation inputs are written in place into the output when every input is produced by an
+overlay bundle (and, at a channel offset that is not a multiple of c_vector, read by nothing else); buffers
+whose lifetimes (in unit order) do not overlap share addresses (greedy first fit, largest first); a
+single-tile result read only by the next single-tile bundle stays in the stream buffer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from compiler.ir import Graph
+from compiler.lowering.units import Schedule, Window, concat_offsets
+
+INF = 1 << 30
+
+
+def align(x: int, a: int) -> int:
+    return -(-x // a) * a
+
+
+@dataclass(frozen=True)
+class Loc:
+    """A tensor's place inside its root buffer: element offsets along the root's (N, C, H, W) view."""
+
+    root: str
+    n: int = 0
+    c: int = 0
+    y: int = 0
+    x: int = 0
+
+
+@dataclass
+class MemoryPlan:
+    reuse: bool
+    aliased_concats: frozenset[str] = frozenset()
+    offsets: dict[str, int] = field(default_factory=dict)     # root -> byte offset in the features region
+    sizes: dict[str, int] = field(default_factory=dict)       # root -> bytes
+    lifetimes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    resident: dict[str, int] = field(default_factory=dict)    # tensor -> stream-buffer entry address
+    size: int = 0
+
+    def summary(self) -> dict:
+        total = sum(self.sizes.values())
+        return {"buffers": len(self.sizes), "bytes_without_reuse": total, "bytes": self.size,
+                "aliased_concats": len(self.aliased_concats), "sb_resident": len(self.resident)}
+
+
+def resolve(name: str, windows: dict[str, Window]) -> Loc:
+    """Follow alias windows to the root buffer."""
+    off = [0, 0, 0, 0]
+    cur = name
+    seen = 0
+    while cur in windows:
+        w = windows[cur]
+        if not w.reshape:
+            off[w.axis] += w.offset
+        cur = w.parent
+        seen += 1
+        if seen > 10000:
+            raise RuntimeError(f"alias cycle at '{name}'")
+    return Loc(cur, *off)
+
+
+def tensor_bytes(view: tuple[int, int, int, int], cv: int, elem: float) -> int:
+    n, c, h, w = view
+    return int(n * -(-c // cv) * cv * h * w * elem)
+
+
+def choose_concats(g: Graph, sched: Schedule, arch) -> frozenset[str]:
+    """Concatenations whose inputs can all be written in place."""
+    cv = arch.pe_array.c_vector
+    producers: dict[str, str] = {}
+    for u in sched.units:
+        for w in u.writes:
+            producers[w] = u.kind
+    cons = g.consumers()
+    outputs = set(g.outputs)
+    member_of: dict[str, int] = {}
+    for n in g.nodes:
+        if n.op == "Concat" and sched.support[n.name].kind == "concat":
+            for i in n.inputs:
+                member_of[i] = member_of.get(i, 0) + 1
+    chosen = []
+    for n in g.nodes:
+        if n.op != "Concat" or sched.support[n.name].kind != "concat":
+            continue
+        ok = True
+        for member, axis, off in concat_offsets(g, n):
+            readers = [c for c in cons.get(member, []) if c.name != n.name]
+            if (producers.get(member) != "group" or member in outputs or member in sched.windows
+                    or member_of.get(member, 0) != 1 or list(n.inputs).count(member) != 1):
+                ok = False
+            elif axis == 1 and off % cv and readers:
+                ok = False
+        if ok:
+            chosen.append(n.name)
+    return frozenset(chosen)
+
+
+def lifetimes(g: Graph, sched: Schedule, roots: dict[str, str], extra: dict[str, int]) -> dict[str, tuple[int, int]]:
+    life: dict[str, list[int]] = {}
+
+    def touch(t: str, k: int):
+        r = roots.get(t)
+        if r is None:
+            return
+        lo_hi = life.setdefault(r, [k, k])
+        lo_hi[0], lo_hi[1] = min(lo_hi[0], k), max(lo_hi[1], k)
+
+    for t in g.inputs:
+        touch(t, -1)
+    for k, u in enumerate(sched.units):
+        for t in u.reads + u.writes:
+            touch(t, k)
+    for t in g.outputs:
+        touch(t, INF)
+    for r, k in extra.items():
+        life[r] = [k, k]
+    return {r: (v[0], v[1]) for r, v in life.items()}
+
+
+def allocate(sizes: dict[str, int], life: dict[str, tuple[int, int]], reuse: bool, word: int
+             ) -> tuple[dict[str, int], int]:
+    offsets: dict[str, int] = {}
+    if not reuse:
+        pos = 0
+        for r in sorted(sizes, key=lambda r: (life.get(r, (0, 0))[0], r)):
+            offsets[r] = pos
+            pos += align(sizes[r], word)
+        return offsets, pos
+    placed: list[tuple[int, int, int, int]] = []   # (start, end, lo, hi)
+    top = 0
+    for r in sorted(sizes, key=lambda r: (-sizes[r], life.get(r, (0, 0))[0], r)):
+        s, e = life.get(r, (0, INF))
+        size = align(sizes[r], word)
+        busy = sorted((lo, hi) for (ps, pe, lo, hi) in placed if not (pe < s or e < ps))
+        addr = 0
+        for lo, hi in busy:
+            if addr + size <= lo:
+                break
+            addr = max(addr, hi)
+        offsets[r] = addr
+        placed.append((s, e, addr, addr + size))
+        top = max(top, addr + size)
+    return offsets, top
