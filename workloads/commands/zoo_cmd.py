@@ -78,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
     g = zoo.build_ir(args.name, shapes, **options)
     ins = ", ".join(f"{i.name} {zoo.format_shape(d.dim_value for d in i.type.tensor_type.shape.dim)}"
                     for i in model.graph.input)
-    print(f"wrote {args.output}: {args.name}, opset {args.opset}, inputs {ins}, {zoo.count_params(g):,} params, "
+    opset = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
+    print(f"wrote {args.output}: {args.name}, opset {opset}, inputs {ins}, {zoo.count_params(g):,} params, "
           f"{zoo.count_macs(g) / 1e9:.3f} GMAC, {len(model.graph.node)} nodes, "
           f"{time.perf_counter() - start:.1f} s")
     return 0

@@ -9,8 +9,10 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import logging
 import os
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -19,10 +21,25 @@ import torch
 
 from workloads.zoo.onnx_tidy import skeleton, tidy
 from workloads.zoo.registry import ZooError, entry, format_shape
-from workloads.zoo.torch_common import build_seeded
+from workloads.zoo.torch_common import build_seeded, lrn_onnxscript
 
 OPSETS = range(13, 21)  # IR convention: opset 13+ forms; 20 is the newest the legacy exporter writes
 DEFAULT_OPSET = 17
+
+
+@contextmanager
+def _quiet(loggers: Sequence[str] = ("torch.onnx", "onnxscript", "onnx_ir")):
+    """Silence the exporters' progress and fallback chatter for the duration of one export (levels restored)."""
+    saved = [(logging.getLogger(n), logging.getLogger(n).level) for n in loggers]
+    for logger, _ in saved:
+        logger.setLevel(logging.ERROR if logger.level < logging.ERROR else logger.level)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for logger, level in saved:
+            logger.setLevel(level)
 
 
 def build_torch(name: str, input_shapes: Sequence[Sequence[int]] | None = None, *, seed: int = 0,
@@ -64,11 +81,11 @@ def export_onnx(name: str, path: str | os.PathLike | None = None, *, opset: int 
     module = build_torch(name, shapes, seed=seed, **options)
     args = example_inputs(name, shapes, seed=seed)
     in_names = [i.name for i in e.inputs]
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
+    with _quiet(), torch.no_grad():
         if dynamo:
             program = torch.onnx.export(module, args, dynamo=True, opset_version=opset, input_names=in_names,
-                                        output_names=list(e.outputs), optimize=True, verbose=False)
+                                        output_names=list(e.outputs), optimize=True, verbose=False,
+                                        custom_translation_table=lrn_onnxscript())
             model = program.model_proto
         else:
             buf = io.BytesIO()

@@ -14,12 +14,33 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+@torch.library.custom_op("ovl_zoo::lrn", mutates_args=())
+def lrn_op(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    """torch's local_response_norm as one opaque op, so torch.export (the dynamo exporter) keeps it whole."""
+    return F.local_response_norm(x, size, alpha, beta, k)
+
+
+@lrn_op.register_fake
+def _lrn_fake(x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
+    return torch.empty_like(x)
+
+
+def lrn_onnxscript():
+    """The dynamo exporter's translation of `ovl_zoo::lrn`: one ONNX LRN node (for `custom_translation_table`)."""
+    from onnxscript import opset18 as op
+
+    def lrn(x, size: int, alpha: float, beta: float, k: float):
+        return op.LRN(x, size=size, alpha=alpha, beta=beta, bias=k)
+
+    return {torch.ops.ovl_zoo.lrn.default: lrn}
+
+
 class _LRNFunction(torch.autograd.Function):
     """Local response normalisation whose legacy ONNX export is one `LRN` node (not torch's decomposition)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, size: int, alpha: float, beta: float, k: float) -> torch.Tensor:
-        return F.local_response_norm(x, size, alpha, beta, k)
+        return lrn_op(x, size, alpha, beta, k)
 
     @staticmethod
     def symbolic(g, x, size: int, alpha: float, beta: float, k: float):
