@@ -370,27 +370,35 @@ def _fwrite(s: Step) -> None:
     vals = s.stream.astype(m.rdtype) if s.raw else store_features(m.arch, s.stream)
     cv = m.cv
     n, c, rows, width = want
+    cf = f["c_first"]
+    e = vals.dtype.itemsize
     if f["ddr_en"]:
-        cf = f["c_first"]
         blocks = -(-(cf + c) // cv)
-        e = vals.dtype.itemsize
         dst = m.ddr_block(f["ddr"], (n, blocks, rows, width * cv * e), (f["pn"], f["pc"], f["py"], 1),
                           f"{s.where} fwrite")
-        full = np.zeros((n, blocks * cv, rows, width), dtype=vals.dtype)
-        full[:, cf:cf + c] = vals
-        tiles = full.reshape(n, blocks, cv, rows, width).transpose(0, 1, 3, 4, 2)
-        if cf:
-            keep = np.ascontiguousarray(dst[:, 0]).view(vals.dtype).reshape(n, rows, width, cv)
-            tiles[:, 0, :, :, :cf] = keep[..., :cf]
-        dst[...] = np.ascontiguousarray(tiles).view(np.uint8).reshape(n, blocks, rows, width * cv * e)
+        dst[...] = _merge_lanes(dst, vals, cf, bool(f["zfill"]), cv)
     if f["sb_en"]:
-        if f["c_first"]:
-            raise s.fail(Module.FEATURE_WRITER, f"sb_en = 1 needs c_first = 0, got {f['c_first']}")
+        if cf:
+            raise s.fail(Module.FEATURE_WRITER, f"sb_en = 1 needs c_first = 0, got {cf}")
         blocks = -(-c // cv)
-        full = np.zeros((n, blocks * cv, rows, width), dtype=vals.dtype)
-        full[:, :c] = vals
-        tiles = np.ascontiguousarray(full.reshape(n, blocks, cv, rows, width).transpose(0, 1, 3, 4, 2))
-        m.sb_bytes(f["sb"], tiles.nbytes, f"{s.where} fwrite.sb")[...] = tiles.view(np.uint8).ravel()
+        dst = m.sb_bytes(f["sb"], n * blocks * rows * width * cv * e, f"{s.where} fwrite.sb")
+        dst = dst.reshape(n, blocks, rows, width * cv * e)
+        dst[...] = _merge_lanes(dst, vals, 0, bool(f["zfill"]), cv)
+
+
+def _merge_lanes(dst: np.ndarray, vals: np.ndarray, cf: int, zfill: bool, cv: int) -> np.ndarray:
+    """Bytes (n, blocks, rows, width * cv * e) of the destination blocks with channels [cf, cf + c) replaced by
+    `vals` (n, c, rows, width); other lanes keep their contents, except the lanes after the last channel, which
+    become zero with `zfill` (masked writes, docs/isa.md section 5.7)."""
+    n, c, rows, width = vals.shape
+    blocks = dst.shape[1]
+    cur = np.ascontiguousarray(dst).view(vals.dtype).reshape(n, blocks, rows, width, cv)
+    full = cur.transpose(0, 1, 4, 2, 3).reshape(n, blocks * cv, rows, width).copy()
+    full[:, cf:cf + c] = vals
+    if zfill:
+        full[:, cf + c:] = 0
+    tiles = np.ascontiguousarray(full.reshape(n, blocks, cv, rows, width).transpose(0, 1, 3, 4, 2))
+    return tiles.view(np.uint8).reshape(dst.shape)
 
 
 BUNDLE_ORDER = (Module.FEATURE_READER, Module.FILTER_READER, Module.STREAM_BUFFER, Module.PE_ARRAY, Module.XBAR,

@@ -1,0 +1,454 @@
+"""Fast analytical performance estimate of an IR graph on an architecture, without lowering to a program.
+
+    from simulator.estimate import estimate, estimate_latency, estimate_many
+    e = estimate(graph, arch)                  # Estimate: cycles, seconds, per-layer costs
+    estimate_latency(graph, arch)              # seconds (the cost hook of the searches)
+    estimate_many(graph, [arch1, arch2, ...])  # numpy array of seconds, one per architecture
+
+The compiler's planning passes decide the groups (fusion), tiles (tiling, input-channel slices, batching),
+Winograd and native grouped convolution, host fallback and in-place concatenation, exactly as `ovl compile`
+would (`compiler.passes.run_pipeline`); lowering to bundle fields and the weights blob is skipped. Each group's
+cost is a closed form over its tiles, built from the same per-kernel formulas as the cycle model
+(`simulator.costs`) and memoised on (group geometry, tile plan, architecture): a network whose layers repeat,
+or a search that revisits a layer shape, pays for it once.
+
+Closed form of one group of tiles j = 1..T (cycles):
+
+    T_group = exposed + sum_j max(stream_j, ddr_j)
+    stream_j = max(PE cycles, aux-kernel cycles, writer cycles) of tile j
+    ddr_j    = (write_j + prefetched read_{j+1} + filter load_{j+1} + config_{j+1}) / ddr_bytes_per_cycle
+    exposed  = the reads, DDR latency and the previous bundle's pipeline drain that a tile cannot prefetch
+               because it waits for earlier writes (cfg.wait: every tile without the `tile` pass, the first
+               tile of a group that reads the previous bundle's output)
+
+and the network is the sum of its groups (host partitions take no overlay time, as in the cycle model).
+docs/simulator.md gives the comparison with the cycle model on every test network (within 5%).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from collections import OrderedDict
+from functools import lru_cache
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from compiler.ir import Graph
+from simulator import costs as C
+from simulator.report import KIND_OPS
+
+MEMO_SIZE = 1 << 16
+
+
+@dataclass(frozen=True)
+class TileCost:
+    """What one tile (bundle) costs, before overlap with its neighbours."""
+
+    read: float          # DDR bytes read by the feature reader (whole words per run)
+    filt: float          # DDR bytes of the filter chunk it loads (0 when cached)
+    write: float         # DDR bytes written
+    cfg: float           # config bytes
+    stream: int          # max(PE, aux, writer) cycles
+    pe: int              # PE-array cycles
+    fill: int            # pipeline latency
+    macs: int
+    mult_ops: float
+    read_payload: int
+    write_payload: int
+    psum_in: bool = False      # reads the partial sums the previous slice wrote: waits for that write
+    psum_out: bool = False
+
+
+@dataclass(frozen=True)
+class GroupCost:
+    name: str
+    op: str
+    tiles: tuple[TileCost, ...]
+    wino: bool
+
+    @property
+    def macs(self) -> int:
+        return sum(t.macs for t in self.tiles)
+
+
+@dataclass(frozen=True)
+class LayerEstimate:
+    name: str
+    op: str
+    bundles: int
+    cycles: float
+    macs: int
+    mult_ops: float
+    ddr_bytes_read: int
+    ddr_bytes_written: int
+    wino: bool
+
+    def to_json(self, arch) -> dict[str, Any]:
+        from simulator.report import utilisation
+
+        sec = self.cycles / arch.clock_hz
+        return {"name": self.name, "op": self.op, "bundles": self.bundles, "cycles": round(self.cycles),
+                "time_us": sec * 1e6, "macs": self.macs, "gops": 2 * self.macs / sec / 1e9 if sec else 0.0,
+                "ddr_bytes_read": self.ddr_bytes_read, "ddr_bytes_written": self.ddr_bytes_written,
+                "pe_utilisation": utilisation(arch, self.mult_ops, self.cycles), "winograd": self.wino}
+
+
+@dataclass(frozen=True)
+class Estimate:
+    arch: Any
+    network: str
+    batch: int
+    cycles: float
+    layers: tuple[LayerEstimate, ...]
+    host_partitions: int = 0
+    plan_seconds: float = 0.0
+    memo: dict = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return self.cycles / self.arch.clock_hz
+
+    @property
+    def macs(self) -> int:
+        return sum(x.macs for x in self.layers)
+
+    @property
+    def throughput_per_s(self) -> float:
+        return self.batch / self.seconds if self.cycles else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        a = self.arch
+        sec = self.seconds
+        return {"network": self.network, "arch": a.name, "clock_hz": a.clock_hz, "precision": a.precision,
+                "estimate": True,
+                "totals": {"cycles": round(self.cycles), "latency_ms": sec * 1e3, "batch": self.batch,
+                           "throughput_per_s": self.throughput_per_s, "macs": self.macs,
+                           "gops": 2 * self.macs / sec / 1e9 if sec else 0.0,
+                           "ddr_bytes_read": sum(x.ddr_bytes_read for x in self.layers),
+                           "ddr_bytes_written": sum(x.ddr_bytes_written for x in self.layers),
+                           "bundles": sum(x.bundles for x in self.layers), "host_partitions": self.host_partitions},
+                "layers": [x.to_json(a) for x in self.layers]}
+
+    def table(self) -> str:
+        a = self.arch
+        rows = [("layer", "op", "bundles", "cycles", "us", "GOP/s", "PE util")]
+        for x in self.layers:
+            j = x.to_json(a)
+            rows.append((x.name[:34], x.op, str(x.bundles), f"{j['cycles']:,}", f"{j['time_us']:.1f}",
+                         f"{j['gops']:.1f}", f"{100 * j['pe_utilisation']:.1f}%"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+                 for r in rows]
+        t = self.to_json()["totals"]
+        lines += ["", f"{self.network} on {a.name} ({a.precision}, {a.clock_mhz:g} MHz), batch {self.batch} "
+                      f"(fast estimate): {t['cycles']:,} cycles = {t['latency_ms']:.3f} ms, "
+                      f"{t['throughput_per_s']:,.1f} inferences/s, {t['gops']:,.1f} GOP/s"]
+        return "\n".join(lines)
+
+
+# --- planning (the compiler's decisions) ---------------------------------------------------------------------------
+def _planned(graph: Graph, arch, opt_level: int):
+    from compiler.lowering.lower import plan_tiles
+    from compiler.lowering.units import build_schedule
+    from compiler.passes import PassContext, run_pipeline
+    from compiler.passes.plan import get_plan
+
+    ctx = PassContext(arch, opt_level=opt_level, verify=False, disable=("calibrate",))
+    g2, _ = run_pipeline(graph, ctx)
+    plan = get_plan(g2)
+    aliased = plan.memory.aliased_concats if plan.memory is not None else frozenset()
+    sched = build_schedule(g2, plan, arch, aliased)
+    geos, tiles = plan_tiles(g2, plan, arch, sched)
+    return g2, plan, sched, geos, tiles
+
+
+def _stage_sig(s) -> tuple:
+    return (s.kind, s.cin, s.hin, s.win, s.cout, s.hout, s.wout, s.kh, s.kw, s.sy, s.sx, s.dy, s.dx, s.pt, s.pl,
+            s.pb, s.pr, s.block, s.mode, s.cross_channel)
+
+
+def _group_key(geo, tp, lane: int, batch: bool, native: bool) -> tuple:
+    return (tuple(_stage_sig(s) for s in geo.stages), geo.n, geo.K, geo.C, geo.groups, geo.kwp, geo.wino, geo.fc,
+            bool(geo.bias), geo.elt_stage, tp.nt, tp.kt, tp.rows, tp.cols, tp.cslice, len(tp.tiles), lane, batch,
+            native)
+
+
+# --- per-group closed form ------------------------------------------------------------------------------------------
+def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
+    """Per-tile demands, mirroring what the lowering puts into each bundle's fields (docs/isa.md)."""
+    from compiler.lowering.weights import tile_chunk_size
+
+    cv = arch.pe_array.c_vector
+    fe = arch.feature_bytes
+    stages = geo.stages
+    pe = geo.pe
+    ns = len(stages)
+    out: list[TileCost] = []
+    cache: dict[int, tuple] = {0: None, 1: None}
+    last_bank = 1
+    words = _config_words(arch)
+    for t in tp.tiles:
+        nt = t.n1 - t.n0
+        outs = [(t.rows[i + 1].size, t.cols[i + 1].size) if i + 1 < ns else (t.y1 - t.y0, t.x1 - t.x0)
+                for i in range(ns)]
+        psum_out = tp.psum and not t.last_slice
+        psum_in = tp.psum and not t.first_slice
+        kt = t.k1 - t.k0
+        # feature reader
+        runs = nt * (t.blk1 - t.blk0) * t.rows[0].size
+        run = int(t.cols[0].size * cv * fe)
+        read, payload = C.transfer_bytes(arch, runs, run), runs * run
+        active = ["cfg", "fread", "sbuf", "pe", "fwrite"]
+        if geo.elt_stage >= 0 and not psum_out:
+            e = geo.elt_stage
+            c0, c1 = (0, stages[e].cin) if geo.whole_channels else (t.k0, t.k1)
+            r2 = nt * (C.cdiv(c1, cv) - c0 // cv) * t.rows[e].size
+            run2 = int(t.cols[e].size * cv * fe)
+            read += C.transfer_bytes(arch, r2, run2)
+            payload += r2 * run2
+        elif psum_in:
+            r2 = nt * (C.cdiv(t.k1, cv) - t.k0 // cv) * outs[0][0]
+            run2 = outs[0][1] * cv * 4
+            read += C.transfer_bytes(arch, r2, run2)
+            payload += r2 * run2
+        # filter reader (the lowering's cache policy: batch reuses either half, otherwise the last one)
+        filt = 0.0
+        if pe.kind != "bypass":
+            key = t.chunk_key
+            hit = (any(cache[b] == key for b in (0, 1)) if batch else cache[last_bank] == key)
+            if hit:
+                last_bank = next(b for b in (0, 1) if cache[b] == key) if batch else last_bank
+            else:
+                load = (1 - last_bank) if arch.filter_cache.double_buffered else 0
+                filt = float(C.transfer_bytes(arch, 1, tile_chunk_size(arch, geo, t, bool(geo.bias))))
+                cache[load] = key
+                last_bank = load
+                active.append("wread")
+        # PE array
+        oh, ow = outs[0]
+        if pe.kind == "conv":
+            kpg = max(1, geo.k_per_group)
+            counts: dict[int, int] = {}
+            for ko in range(t.k0, t.k1):
+                counts[ko // kpg] = counts.get(ko // kpg, 0) + 1
+            pe_cyc = C.conv_cycles(arch, n=nt, oh=oh, ow=ow, c_count=t.c_count, kh=pe.kh, kw=pe.kw, wino=geo.wino,
+                                   filters_per_group=counts.values())
+            macs = nt * kt * oh * ow * t.c_count * pe.kh * pe.kw
+            fill = arch.pe_pipeline_cycles
+        elif pe.kind == "dw":
+            pe_cyc = C.depthwise_cycles(arch, n=nt, k=kt, oh=oh, ow=ow, kh=pe.kh, kw=pe.kw)
+            macs = nt * kt * oh * ow * pe.kh * pe.kw
+            fill = arch.pe_pipeline_cycles
+        else:
+            pe_cyc = C.bypass_cycles(arch, n=nt, channels=kt, rows=t.rows[0].size, width=t.cols[0].size)
+            macs, fill = 0, 1
+        # aux chain
+        aux: dict[str, int] = {}
+        if not psum_out:
+            shape = (nt, kt, oh, ow)
+            for i, st in enumerate(stages[1:], start=1):
+                kv = getattr(arch.aux, _AUX[st.kind]).k_vector
+                n_, c, h, w = shape
+                aux[st.kind] = aux.get(st.kind, 0) + C.aux_cycles(arch, kv, n_, c, h, w)
+                fill += C.aux_latency(kv, c)
+                active.append(st.kind)
+                if st.kind == "pool":
+                    shape = (n_, c, outs[i][0], outs[i][1])
+                elif st.kind == "d2s":
+                    b = st.block
+                    shape = (n_, c, h * b, w * b) if st.mode == "nearest" else (n_, c // (b * b), h * b, w * b)
+            if ns > 1:
+                active.append("xbar")
+        # feature writer
+        if psum_out:
+            c_w, first, rows, width, e = kt, 0, oh, ow, 4
+        else:
+            wc0, wc1 = (0, stages[-1].cout) if geo.whole_channels else (t.k0, t.k1)
+            c_w, first, rows, width, e = wc1 - wc0, (lane + wc0) % cv, t.y1 - t.y0, t.x1 - t.x0, fe
+        wruns = nt * C.cdiv(first + c_w, cv) * rows
+        wrun = int(width * cv * e)
+        wcyc = C.writer_cycles(arch, nt, first + c_w, rows, width)
+        stream = max([pe_cyc, wcyc, *aux.values()])
+        cfg = sum(words[m] for m in active) * arch.config_network.reader_bits / 8
+        out.append(TileCost(float(read), filt, float(C.transfer_bytes(arch, wruns, wrun)), cfg, stream, pe_cyc,
+                            fill, macs, C.multiplier_ops(arch, macs, geo.wino), payload, wruns * wrun,
+                            bool(psum_in), bool(psum_out)))
+    return tuple(out)
+
+
+_AUX = {"act": "activation", "pool": "pool", "lrn": "lrn", "elt": "eltwise", "d2s": "depth_to_space",
+        "smax": "softmax"}
+
+
+@lru_cache(maxsize=64)
+def _config_words_cached(arch_json: str) -> dict[str, int]:
+    from compiler.isa import ISA, MODULE_NAMES
+    from hw_models.arch import Arch
+
+    isa = ISA.for_arch(Arch.model_validate_json(arch_json))
+    return {MODULE_NAMES[m]: lay.words for m, lay in isa.modules.items()}
+
+
+def _config_words(arch) -> dict[str, int]:
+    """Config words per module: an upper bound of the packets a bundle sends (zero words are not sent)."""
+    return _config_words_cached(_arch_key(arch))
+
+
+@lru_cache(maxsize=256)
+def _arch_key_cached(arch) -> str:
+    return arch.model_dump_json()
+
+
+def _arch_key(arch) -> str:
+    return _arch_key_cached(arch)
+
+
+class Memo:
+    """A bounded least-recently-used map of group costs, keyed by (architecture, group geometry, tile plan)."""
+
+    def __init__(self, size: int = MEMO_SIZE):
+        self.size = size
+        self.data: OrderedDict[tuple, tuple[tuple[TileCost, ...], bool]] = OrderedDict()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple, make) -> tuple[tuple[TileCost, ...], bool]:
+        v = self.data.get(key)
+        if v is not None:
+            self.hits += 1
+            self.data.move_to_end(key)
+            return v
+        self.misses += 1
+        v = self.data[key] = make()
+        if len(self.data) > self.size:
+            self.data.popitem(last=False)
+        return v
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.hits = self.misses = 0
+
+
+MEMO = Memo()
+
+
+def group_cost(arch, geo, tp, *, name: str, op: str, lane: int, batch: bool, native: bool = False,
+               memo: Memo = MEMO) -> GroupCost:
+    """The memoised tile costs of one group (`native`: a grouped convolution run natively by the PE array)."""
+    key = (_arch_key(arch), _group_key(geo, tp, lane, batch, native))
+    tiles, wino = memo.get(key, lambda: (_tile_costs(arch, geo, tp, lane, batch), bool(geo.wino)))
+    return GroupCost(name, op, tiles, wino)
+
+
+def _sequence_time(arch, seq: Sequence[tuple[TileCost, bool]]) -> list[float]:
+    """Closed form over the program's tiles in order (see the module docstring); `seq` holds (tile, waits)
+    pairs. Returns each tile's share of the total cycles (the last one carries the final drain)."""
+    bpc = arch.ddr_bytes_per_cycle
+    lat = arch.ddr_latency_cycles
+    out: list[float] = []
+    prev_fill = 0
+    for i, (t, wait) in enumerate(seq):
+        cyc = 0.0
+        if i == 0:
+            cyc += (t.cfg + t.filt) / bpc + lat
+        if wait or i == 0:
+            cyc += (t.read + (t.cfg if i else 0.0)) / bpc + lat + prev_fill
+        ddr = t.write
+        if i + 1 < len(seq):
+            nxt, nwait = seq[i + 1]
+            ddr += nxt.filt + nxt.cfg + (0.0 if nwait else nxt.read)
+        cyc += max(float(t.stream), ddr / bpc)
+        out.append(cyc)
+        prev_fill = t.fill
+    if out:
+        out[-1] += prev_fill
+    return out
+
+
+# --- public API ----------------------------------------------------------------------------------------------------
+def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, network: str | None = None
+             ) -> Estimate:
+    """Per-layer and total cycles of `graph` on `arch` at optimisation level `opt_level` (no program built)."""
+    import time
+
+    from compiler.lowering.memory import resolve
+    from hw_models.arch import Arch, load_arch
+
+    a = arch if isinstance(arch, Arch) else load_arch(arch)
+    t0 = time.perf_counter()
+    g2, plan, sched, geos, tiles = _planned(graph, a, opt_level)
+    t_plan = time.perf_counter() - t0
+    db = plan.double_buffer and a.stream_buffer.banks > 1
+    h0, m0 = MEMO.hits, MEMO.misses
+    prev_writes: set[str] = set()
+    after_host = True
+    hosts = 0
+    groups: list[GroupCost] = []
+    seq: list[tuple[TileCost, bool]] = []
+    for u in sched.units:
+        if u.kind == "host":
+            after_host = True
+            prev_writes = set()
+            hosts += 1
+            continue
+        geo, tp = geos[u.name], tiles[u.name]
+        out_loc = resolve(u.group.output, sched.windows)
+        kind = _kind(geo)
+        native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
+        gc = group_cost(a, geo, tp, name=u.name, op=KIND_OPS.get(kind, kind),
+                        lane=out_loc.c % a.pe_array.c_vector, batch=plan.batch, native=native)
+        reads = {resolve(t, sched.windows).root for t in u.reads}
+        first_wait = (not db) or after_host or bool(reads & prev_writes)
+        for j, t in enumerate(gc.tiles):
+            wait = (not db) or (first_wait if j == 0 else (t.psum_in and gc.tiles[j - 1].psum_out))
+            seq.append((t, wait))
+        groups.append(gc)
+        prev_writes = {f"{u.name}/psum" if gc.tiles and gc.tiles[-1].psum_out else out_loc.root}
+        after_host = False
+    shares = _sequence_time(a, seq)
+    layers: list[LayerEstimate] = []
+    k = 0
+    for gc in groups:
+        n = len(gc.tiles)
+        cyc = sum(shares[k:k + n])
+        k += n
+        layers.append(LayerEstimate(gc.name, gc.op, n, cyc, gc.macs, sum(t.mult_ops for t in gc.tiles),
+                                    sum(t.read_payload + int(t.filt) for t in gc.tiles),
+                                    sum(t.write_payload for t in gc.tiles), gc.wino))
+    total = sum(shares)
+    batch = _graph_batch(graph)
+    return Estimate(a, network or graph.name, batch, total, tuple(layers), hosts, t_plan,
+                    {"hits": MEMO.hits - h0, "misses": MEMO.misses - m0})
+
+
+def _kind(geo) -> str:
+    pe = geo.pe
+    if pe.kind != "bypass":
+        return "fc" if geo.fc else pe.kind
+    return geo.stages[1].kind if len(geo.stages) > 1 else "copy"
+
+
+def _graph_batch(graph: Graph) -> int:
+    if graph.inputs:
+        shape = graph.tensors[graph.inputs[0]].shape
+        if len(shape) == 4:
+            return int(shape[0])
+    return 1
+
+
+def estimate_latency(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2) -> float:
+    """Seconds per inference of the whole graph (the cost hook the searches call)."""
+    return estimate(graph, arch, opt_level=opt_level).seconds
+
+
+def estimate_many(graph: Graph, archs: Iterable[Any], *, opt_level: int = 2) -> np.ndarray:
+    """Seconds of `graph` on each architecture (array form for architecture sweeps)."""
+    return np.array([estimate(graph, a, opt_level=opt_level).seconds for a in archs], dtype=np.float64)
+
+
+def clear_memo() -> None:
+    """Drop the memoised group costs (tests and benchmarks measure cold runs with it)."""
+    MEMO.clear()
+
+
+__all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo"]
