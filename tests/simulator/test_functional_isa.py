@@ -278,24 +278,45 @@ def test_activation_split_applies_two_functions():
     np.testing.assert_allclose(got[:, 30:], np.tanh(x[:, 30:]), rtol=1e-6)
 
 
-def test_masked_writes_build_a_concatenation_in_place():
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_masked_writes_build_a_concatenation_in_place(order):
     """Two bundles write 6 and 21 channels of one 27-channel tensor; the second starts at lane 6 of block 0
-    (c_first) and must leave lanes 0-5 untouched."""
+    (c_first). Each leaves the other's lanes untouched, in either order; zfill zeroes the tensor's padding lanes."""
     asm = Asm(FP32)
     a = asm.tensor("a", (1, 6, 3, 4), "input")
     b = asm.tensor("b", (1, 21, 3, 4), "input")
     y = asm.tensor("y", (1, 27, 3, 4), "output")
-    for src, c_first in ((a, 0), (b, 6)):
+    parts = [(a, 0, 0), (b, 6, 1)]
+    for k in order:
+        src, c_first, zfill = parts[k]
         asm.bundle({M.FEATURE_READER: asm.read(src), M.STREAM_BUFFER: asm.tile(src),
                     M.PE_ARRAY: {"mode": "bypass", "k": src.view[1]},
-                    M.FEATURE_WRITER: asm.write(y, c_first=c_first, channels=src.view[1])})
+                    M.FEATURE_WRITER: dict(asm.write(y, c_first=c_first, channels=src.view[1]), zfill=zfill)})
+    asm.bundle({M.FEATURE_READER: asm.read(y), M.STREAM_BUFFER: asm.tile(y), M.PE_ARRAY: {"mode": "bypass", "k": 27},
+                M.FEATURE_WRITER: asm.write(y)})
     p = asm.build(["a", "b"], ["y"])
     xa = RNG.standard_normal((1, 6, 3, 4)).astype(np.float32)
     xb = RNG.standard_normal((1, 21, 3, 4)).astype(np.float32)
     sim = FunctionalSimulator(p)
     np.testing.assert_array_equal(sim.run({"a": xa, "b": xb})["y"], np.concatenate([xa, xb], axis=1))
     raw = sim.machine.ddr[y.ddr:y.ddr + y.nbytes].view(np.float32).reshape(1, 2, 3, 4, 16)
-    assert not raw[:, 1, :, :, 11:].any()            # lanes after the last channel are written with zero
+    assert not raw[:, 1, :, :, 11:].any()
+
+
+def test_writer_without_zfill_keeps_lanes_after_the_last_channel():
+    asm = Asm(FP32)
+    a = asm.tensor("a", (1, 6, 2, 2), "input")
+    y = asm.tensor("y", (1, 16, 2, 2), "input")
+    asm.bundle({M.FEATURE_READER: asm.read(a), M.STREAM_BUFFER: asm.tile(a), M.PE_ARRAY: {"mode": "bypass", "k": 6},
+                M.FEATURE_WRITER: asm.write(y, channels=6)})
+    p = asm.build(["a", "y"], ["y"])
+    xa = RNG.standard_normal((1, 6, 2, 2)).astype(np.float32)
+    xy = RNG.standard_normal((1, 16, 2, 2)).astype(np.float32)
+    got = simulate(p, {"a": xa, "y": xy})["y"]
+    np.testing.assert_array_equal(got, np.concatenate([xa, xy[:, 6:]], axis=1))
+    p.bundles[0].config[M.FEATURE_WRITER]["zfill"] = 1
+    got = simulate(p, {"a": xa, "y": xy})["y"]
+    np.testing.assert_array_equal(got, np.concatenate([xa, np.zeros_like(xy[:, 6:])], axis=1))
 
 
 def test_host_partition_runs_between_bundles():
