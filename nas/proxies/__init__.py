@@ -16,14 +16,20 @@ __all__ = ["PROXIES", "REPORTED", "NETWORK_PROXIES", "Batch", "ProxyError", "cif
 
 
 def nb201_params(arch) -> int:
-    """Trainable parameters of the NB201 benchmark network (equals NASLib's `params` score x 1e6)."""
-    import torch
+    """Trainable parameters of the NB201 benchmark network (equals NASLib's `params` score x 1e6).
 
-    from nas.spaces.nb201_torch import NB201Network
+    Counted on the unpruned IR: every constant except BN running statistics (half of each BN's constants) and
+    the scalar zero of each `none` edge; equal to the torch module's `parameters()` count (tested)."""
+    from nas.spaces.nb201 import build_ir
 
-    with torch.device("meta"):
-        net = NB201Network(arch)
-    return sum(p.numel() for p in net.parameters())
+    g = build_ir(arch, prune=False)
+    total = g.totals().params
+    for n in g.nodes:
+        if n.op == "BatchNormalization":
+            total -= 2 * g.tensors[n.inputs[0]].shape[1]
+        elif n.op == "Mul":
+            total -= 1
+    return total
 
 
 def nb201_flops(arch) -> int:

@@ -251,3 +251,12 @@ def test_synflow_alone_equals_synflow_with_the_other_proxies():
         assert alone == nb201_proxies(i, ["synflow", "grad_norm"], batch=small, C=4, N=2)["synflow"]
     # and the default network is the benchmark size
     assert nb201_proxies(11, ["synflow"])["synflow"] != nb201_proxies(11, ["synflow"], C=4, N=2)["synflow"]
+
+
+def test_params_equal_the_torch_module_count():
+    from nas.spaces.nb201_torch import NB201Network
+
+    for i in (0, 5, 77, 3, 12000):
+        with torch.device("meta"):
+            net = NB201Network(i)
+        assert nb201_params(i) == sum(p.numel() for p in net.parameters())
