@@ -150,7 +150,8 @@ class BasicBlock(nn.Module):
 
     def __init__(self, cin: int, width: int, stride: int):
         super().__init__()
-        self.body = nn.Sequential(conv_bn(cin, width, 3, stride, 1), nn.ReLU(inplace=True), conv_bn(width, width, 3, 1, 1))
+        self.body = nn.Sequential(conv_bn(cin, width, 3, stride, 1), nn.ReLU(inplace=True),
+                                  conv_bn(width, width, 3, 1, 1))
         self.down = conv_bn(cin, width, 1, stride) if stride != 1 or cin != width else None
         self.relu = nn.ReLU(inplace=True)
 

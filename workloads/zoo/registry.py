@@ -104,8 +104,8 @@ def _image(shape: Shape = (1, 3, 224, 224)) -> tuple[InputSpec, ...]:
 def _entries() -> dict[str, ZooEntry]:
     cnn, rnn, sr = "workloads.zoo.cnn_torch", "workloads.zoo.rnn_torch", "workloads.zoo.sr_torch"
     e = [
-        ZooEntry("alexnet", "classification", "AlexNet (Caffe bvlc_alexnet: grouped convs, LRN)", _image((1, 3, 227, 227)),
-                 ("logits",), f"{cnn}:AlexNet", cnn_ir.alexnet, _CLASSES,
+        ZooEntry("alexnet", "classification", "AlexNet (Caffe bvlc_alexnet: grouped convs, LRN)",
+                 _image((1, 3, 227, 227)), ("logits",), f"{cnn}:AlexNet", cnn_ir.alexnet, _CLASSES,
                  source="Krizhevsky et al. 2012; Caffe models/bvlc_alexnet"),
         ZooEntry("zfnet", "classification", "ZFNet (7x7/2 conv1, LRN after pools 1-2)", _image(), ("logits",),
                  f"{cnn}:ZFNet", cnn_ir.zfnet, _CLASSES, source="Zeiler & Fergus 2013, Fig. 3"),

@@ -61,12 +61,19 @@ class LRN(nn.Module):
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
 
 
-def _fill_(t: torch.Tensor, kind: str, gen: torch.Generator, a: float, b: float = 0.0) -> None:
+_CONV_LINEAR = (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+_RNN = (nn.LSTM, nn.GRU, nn.RNN)
+_BN = nn.modules.batchnorm._BatchNorm
+
+
+def _normal(t: torch.Tensor, std: float, gen: torch.Generator) -> None:
     with torch.no_grad():
-        if kind == "normal":
-            t.normal_(b, a, generator=gen)
-        else:
-            t.uniform_(a, b, generator=gen)
+        t.normal_(0.0, std, generator=gen)
+
+
+def _uniform(t: torch.Tensor, lo: float, hi: float, gen: torch.Generator) -> None:
+    with torch.no_grad():
+        t.uniform_(lo, hi, generator=gen)
 
 
 def seeded_init_(module: nn.Module, seed: int) -> nn.Module:
@@ -75,38 +82,35 @@ def seeded_init_(module: nn.Module, seed: int) -> nn.Module:
     Conv/Linear weights: He-normal (std sqrt(2/fan_in)); biases N(0, 0.05). BatchNorm: gamma U(0.5, 1.5),
     beta N(0, 0.1), running mean N(0, 0.1), running var U(0.5, 1.5), so folding BN changes the weights.
     PReLU slopes U(0.05, 0.3). LSTM/GRU: U(-1/sqrt(H), 1/sqrt(H)) as torch's default. Any other parameter:
-    N(0, 0.1). All values are random, so the ONNX exporter's deduplication of equal initialisers never fires.
+    N(0, 0.1); any other buffer is an error. All values are random, so the ONNX exporter's deduplication of
+    equal initialisers never merges two parameters.
     """
     gen = torch.Generator().manual_seed(seed)
     for m in module.modules():
-        own = dict(m.named_parameters(recurse=False))
-        if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear)):
-            fan_in = m.weight[0].numel()
-            _fill_(m.weight, "normal", gen, math.sqrt(2.0 / fan_in))
-        elif isinstance(m, nn.ConvTranspose2d):
-            # each output pixel sums in_channels/groups * k*k / stride^2 products on average
-            fan_in = m.in_channels // m.groups * math.prod(m.kernel_size) / math.prod(m.stride)
-            _fill_(m.weight, "normal", gen, math.sqrt(2.0 / fan_in))
-        elif isinstance(m, nn.modules.batchnorm._BatchNorm):
-            _fill_(m.weight, "uniform", gen, 0.5, 1.5)
-            _fill_(m.bias, "normal", gen, 0.1)
-            _fill_(m.running_mean, "normal", gen, 0.1)
-            _fill_(m.running_var, "uniform", gen, 0.5, 1.5)
+        if isinstance(m, _CONV_LINEAR):
+            if isinstance(m, nn.ConvTranspose2d):  # an output pixel sums Cin/g * k*k / stride^2 products
+                fan_in = m.in_channels // m.groups * math.prod(m.kernel_size) / math.prod(m.stride)
+            else:
+                fan_in = m.weight[0].numel()
+            _normal(m.weight, math.sqrt(2.0 / fan_in), gen)
+            if m.bias is not None:
+                _normal(m.bias, 0.05, gen)
+        elif isinstance(m, _BN):
+            _uniform(m.weight, 0.5, 1.5, gen)
+            _normal(m.bias, 0.1, gen)
+            _normal(m.running_mean, 0.1, gen)
+            _uniform(m.running_var, 0.5, 1.5, gen)
             m.num_batches_tracked.zero_()
         elif isinstance(m, nn.PReLU):
-            _fill_(m.weight, "uniform", gen, 0.05, 0.3)
-        elif isinstance(m, (nn.LSTM, nn.GRU, nn.RNN)):
+            _uniform(m.weight, 0.05, 0.3, gen)
+        elif isinstance(m, _RNN):
             bound = 1.0 / math.sqrt(m.hidden_size)
-            for p in own.values():
-                _fill_(p, "uniform", gen, -bound, bound)
-        if getattr(m, "bias", None) is not None and isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d,
-                                                                    nn.Linear)):
-            _fill_(m.bias, "normal", gen, 0.05)
-        if not isinstance(m, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.PReLU, nn.LSTM, nn.GRU,
-                              nn.RNN, nn.modules.batchnorm._BatchNorm)):
-            for p in own.values():
-                _fill_(p, "normal", gen, 0.1)
-            for name, buf in m.named_buffers(recurse=False):
+            for p in m.parameters(recurse=False):
+                _uniform(p, -bound, bound, gen)
+        else:
+            for p in m.parameters(recurse=False):
+                _normal(p, 0.1, gen)
+            for name, _ in m.named_buffers(recurse=False):
                 raise TypeError(f"seeded_init_: no rule for buffer '{name}' of {type(m).__name__}")
     return module
 
