@@ -193,7 +193,8 @@ class Graph:
                 kept.append(n)
                 live.update(i for i in n.inputs if i)
         self.nodes = kept[::-1]
-        used = live | set(self.inputs)
+        # a kept node keeps all its outputs, used or not (a node's output list is part of its signature)
+        used = live | set(self.inputs) | {o for n in self.nodes for o in n.outputs if o}
         self.tensors = {k: v for k, v in self.tensors.items() if k in used}
 
     # --- shapes and costs --------------------------------------------------------------------------------------
@@ -217,13 +218,16 @@ class Graph:
         return node_cost(node, self)
 
     def totals(self) -> NodeCost:
-        macs = params = nbytes = 0
+        """Whole-graph work. Parameters count each distinct weight tensor once, even when several nodes read
+        it (e.g. an unrolled decoder); MACs and bytes are summed per node."""
+        macs = nbytes = 0
+        weights: set[str] = set()
         for n in self.nodes:
             c = self.cost(n)
             macs += c.macs
-            params += c.params
             nbytes += c.bytes
-        return NodeCost(macs, params, nbytes)
+            weights.update(i for i in n.inputs if i and self.tensors[i].const)
+        return NodeCost(macs, sum(self.tensors[w].size for w in weights), nbytes)
 
     # --- printing -------------------------------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
