@@ -110,6 +110,14 @@ def _sbuf(s: Step) -> None:
     s.tile = s.machine.sb_tile(g["sb"], g["n"], g["cb"], g["rows"], g["width"], f"{s.where} sbuf")
 
 
+def _padded(blocked: np.ndarray, pt: int, pb: int, pl: int, pr: int, dtype) -> np.ndarray:
+    """(n, cb, rows, width, cv) -> zero-padded logical (n, cb * cv, pt + rows + pb, pl + width + pr), one copy."""
+    n, cb, h, w, cv = blocked.shape
+    out = np.zeros((n, cb * cv, pt + h + pb, pl + w + pr), dtype=dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = blocked.transpose(0, 1, 4, 2, 3).reshape(n, cb * cv, h, w)
+    return out
+
+
 def _logical(blocked: np.ndarray) -> np.ndarray:
     """(n, cb, rows, width, cv) -> (n, cb * cv, rows, width)."""
     n, cb, h, w, cv = blocked.shape
@@ -144,14 +152,13 @@ def _pe(s: Step) -> None:
         raise s.fail(Module.STREAM_BUFFER, f"{oh}x{ow} outputs of a {kh}x{kw} window (stride {sy},{sx}, dilation "
                                            f"{dy},{dx}) need {rows_need}x{cols_need} padded inputs; the tile has "
                                            f"{pt + g['rows'] + pb}x{pl + g['width'] + pr}")
-    x = _logical(pe_operand(arch, s.tile))                          # (n, C_tile, rows, width)
-    xp = K.pad_nchw(x, pt, pb, pl, pr)
-    xp = xp[:, :, :rows_need] if p["wino"] else xp[:, :, :rows_need, :cols_need]
-    acc_t = np.float64 if integer else np.float32
+    acc_t = s.sim.accumulator
+    xp = _padded(pe_operand(arch, s.tile), pt, pb, pl, pr, acc_t)  # (n, C_tile, pt + rows + pb, pl + width + pr)
+    c_tile = s.tile.shape[1] * s.tile.shape[4]
     if p["mode"] == "conv":
-        out = _conv(s, p, half, xp, x.shape[1], acc_t)
+        out = _conv(s, p, half, xp, c_tile, acc_t)
     else:
-        out = _depthwise(s, p, half, xp, x.shape[1], acc_t)
+        out = _depthwise(s, p, half, xp, c_tile, acc_t)
     if p["bias"]:
         if half.bias is None or half.bias.size < k:
             raise s.fail(Module.PE_ARRAY, f"bias = 1 needs {k} cached biases, bank {p['bank']} holds "
@@ -376,6 +383,10 @@ def _fwrite(s: Step) -> None:
         blocks = -(-(cf + c) // cv)
         dst = m.ddr_block(f["ddr"], (n, blocks, rows, width * cv * e), (f["pn"], f["pc"], f["py"], 1),
                           f"{s.where} fwrite")
+        m.note_write(f["ddr"], f["ddr"] + (n - 1) * f["pn"] + (blocks - 1) * f["pc"] + (rows - 1) * f["py"]
+                     + width * cv * e)
+        if m.weights_dirty:
+            s.sim.forget_chunks()
         dst[...] = _merge_lanes(dst, vals, cf, bool(f["zfill"]), cv)
     if f["sb_en"]:
         if cf:
@@ -450,6 +461,8 @@ def write_tensor(m: Machine, program, name: str, x: np.ndarray) -> None:
         full[:, c:] = 0
     nb = raw.shape[1]
     tiles = np.ascontiguousarray(full.reshape(n, nb, m.cv, h, w).transpose(0, 1, 3, 4, 2))
+    st = raw.strides
+    m.note_write(a.ddr, a.ddr + (n - 1) * st[0] + (nb - 1) * st[1] + (h - 1) * st[2] + raw.shape[3])
     raw[...] = tiles.view(np.uint8).reshape(raw.shape)
 
 
@@ -468,6 +481,8 @@ class FunctionalSimulator:
     onnxruntime sessions of host partitions are kept between runs (both are immutable)."""
 
     program: object
+    threads: int | None = 1
+    accumulate: str | None = None
     machine: Machine | None = None
     stats: RunStats = field(default_factory=RunStats)
     _chunks: dict = field(default_factory=dict)
@@ -475,6 +490,10 @@ class FunctionalSimulator:
 
     def __post_init__(self) -> None:
         arch = self.program.arch
+        if self.accumulate is None:
+            self.accumulate = "fp64" if arch.precision == "fp32" else "fp32"
+        if self.accumulate not in ("fp32", "fp64"):
+            raise UserError(f"accumulate = {self.accumulate!r}: legal: fp32, fp64")
         for mod in AUX_KERNELS:
             if not getattr(arch.aux, AUX_ARCH_NAME[mod]).enabled:
                 for b in self.program.bundles:
@@ -489,6 +508,17 @@ class FunctionalSimulator:
         if n and not self.program.bundles[-1].fields(Module.CFG).get("last", 0):
             raise SimulationError(f"bundle {n - 1} ({self.program.bundles[-1].note.name}): the final bundle must "
                                   f"set cfg.last = 1")
+
+    @property
+    def accumulator(self) -> type:
+        """numpy type of the PE accumulators: float64 for int8 (exact int32 sums) and for `accumulate="fp64"`
+        (the FP32 reference mode: every sum rounded to fp32 once, independent of summation order)."""
+        if self.program.arch.precision_info.integer or self.accumulate == "fp64":
+            return np.float64
+        return np.float32
+
+    def forget_chunks(self) -> None:
+        self._chunks.clear()
 
     def chunk(self, m: Machine, f: dict, where: str) -> tuple[np.ndarray, np.ndarray | None]:
         base, size = self.program.regions.get("weights", (0, 0))
@@ -517,16 +547,24 @@ class FunctionalSimulator:
                             "simulator needs weights: compile a model with weights")
         t0 = time.perf_counter()
         self.stats = RunStats()
-        m = self.machine = Machine.for_program(prog)
-        for name in prog.inputs:
-            write_tensor(m, prog, name, inputs[name])
-        for kind, step in prog.schedule():
-            if kind == "host":
-                self._host(m, step)
-            else:
-                self._bundle(m, step)
+        if self.machine is None:
+            self.machine = Machine.for_program(prog)
+        else:
+            self.machine.reset(prog)
+        m = self.machine
+        with _blas_threads(self.threads):
+            for name in prog.inputs:
+                write_tensor(m, prog, name, inputs[name])
+            for kind, step in prog.schedule():
+                if m.weights_dirty:
+                    self.forget_chunks()
+                if kind == "host":
+                    self._host(m, step)
+                else:
+                    self._bundle(m, step)
+            out = {o: read_tensor(m, prog, o) for o in prog.outputs}
         self.stats.seconds = time.perf_counter() - t0
-        return {o: read_tensor(m, prog, o) for o in prog.outputs}
+        return out
 
     def read_tensor(self, name: str) -> np.ndarray:
         if self.machine is None:
@@ -561,6 +599,19 @@ class FunctionalSimulator:
             write_tensor(m, self.program, name, value)
         self.stats.host_partitions += 1
         self.stats.host_seconds += time.perf_counter() - t0
+
+
+def _blas_threads(threads: int | None):
+    """Limit the BLAS thread pool for the duration of a run and restore it afterwards (threadpoolctl); one
+    thread is several times faster than two on a shared machine and matches onnxruntime's single-threaded
+    reference. `None` leaves the process setting alone."""
+    import contextlib
+
+    if threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=threads, user_api="blas")
 
 
 def _ort_session(graph):

@@ -40,17 +40,40 @@ class Machine:
     ddr: np.ndarray                                   # uint8 DDR image, addresses [0, ddr.size)
     sb: np.ndarray                                    # uint8 stream buffer
     cache: list[CacheHalf | None] = field(default_factory=lambda: [None, None])
+    weights: tuple[int, int] = (0, 0)                 # [start, end) of the weights blob in DDR
+    weights_dirty: bool = False                       # a write touched the weights blob since it was loaded
 
     @classmethod
     def for_program(cls, program) -> "Machine":
         arch = program.arch
         size = max((base + n for base, n in program.regions.values()), default=0)
         ddr = np.zeros(size, dtype=np.uint8)
-        base, n = program.regions.get("weights", (0, 0))
-        if program.weights is not None and len(program.weights):
-            ddr[base:base + len(program.weights)] = np.frombuffer(program.weights, dtype=np.uint8)
         sb = np.zeros(arch.stream_buffer.depth * arch.pe_array.c_vector * entry_elem_bytes(arch), dtype=np.uint8)
-        return cls(arch, ddr, sb)
+        m = cls(arch, ddr, sb)
+        m.load_weights(program)
+        return m
+
+    def load_weights(self, program) -> None:
+        base = program.regions.get("weights", (0, 0))[0]
+        data = program.weights or b""
+        self.ddr[base:base + len(data)] = np.frombuffer(data, dtype=np.uint8)
+        self.weights = (base, base + len(data))
+        self.weights_dirty = False
+
+    def reset(self, program) -> None:
+        """Power-on state for another run: everything but the weights blob zeroed (reloaded if overwritten)."""
+        lo, hi = self.weights
+        self.ddr[:lo] = 0
+        self.ddr[hi:] = 0
+        self.sb[:] = 0
+        self.cache = [None, None]
+        if self.weights_dirty:
+            self.load_weights(program)
+
+    def note_write(self, lo: int, hi: int) -> None:
+        """Record a DDR write of bytes [lo, hi) (marks the weights blob dirty when it overlaps it)."""
+        if lo < self.weights[1] and self.weights[0] < hi:
+            self.weights_dirty = True
 
     # --- element types ---------------------------------------------------------------------------------------
     @property

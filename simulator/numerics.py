@@ -36,19 +36,45 @@ def conv2d(xp: np.ndarray, w: np.ndarray, sy: int, sx: int, dy: int, dx: int, oh
            acc: type = np.float32) -> np.ndarray:
     """Direct convolution (cross-correlation) of a padded input (N, C, Hp, Wp) with w (F, C, kh, kw) -> (N, F, oh, ow).
 
-    The sum runs in `acc` (float32 for float modes; float64 for int8 codes, where every sum is exact)."""
+    The sum runs in `acc`: float32 models an fp32 accumulator; float64 gives sums that do not depend on the
+    summation order once rounded to fp32 (the FP32 reference mode) and exact int32 sums of int8 codes."""
     n, c = xp.shape[:2]
     f, _, kh, kw = w.shape
     xp = np.ascontiguousarray(xp, dtype=acc)
     wm = np.ascontiguousarray(w, dtype=acc).reshape(f, c * kh * kw)
     if kh == kw == 1:
-        cols = xp[:, :, 0:(oh - 1) * sy + 1:sy, 0:(ow - 1) * sx + 1:sx]
-        out = np.matmul(wm, cols.reshape(n, c, oh * ow))                        # (n, f, oh*ow)
+        cols = np.ascontiguousarray(xp[:, :, 0:(oh - 1) * sy + 1:sy, 0:(ow - 1) * sx + 1:sx]).reshape(n, c, oh * ow)
+        out = np.empty((n, f, oh * ow), dtype=acc)
+        for i in range(n):                                                      # 2-D products run on BLAS
+            np.matmul(wm, cols[i], out=out[i])
         return out.reshape(n, f, oh, ow)
+    if sy == sx == 1:
+        return _conv2d_rows(xp, wm, kh, kw, dy, dx, oh, ow)
     win = windows(xp, kh, kw, sy, sx, dy, dx, oh, ow)                            # (n, c, oh, ow, kh, kw)
     cols = np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * oh * ow, c * kh * kw)
     out = cols @ wm.T                                                           # (n*oh*ow, f)
     return np.ascontiguousarray(out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2))
+
+
+def _conv2d_rows(xp: np.ndarray, wm: np.ndarray, kh: int, kw: int, dy: int, dx: int, oh: int, ow: int
+                 ) -> np.ndarray:
+    """Stride-1 convolution as one matrix product over whole padded rows: tap (ky, kx) of output (oy, ox) is
+    element (oy + ky*dy) * Wp + ox + kx*dx of the flattened padded plane, so every tap is a contiguous slice
+    (fast copies instead of a strided im2col); the Wp - ow extra columns per row are computed and dropped."""
+    n, c, hp, wp = xp.shape
+    f = wm.shape[0]
+    span = oh * wp
+    flat = np.zeros((n, c, hp * wp + (kw - 1) * dx), dtype=xp.dtype)
+    flat[:, :, :hp * wp] = xp.reshape(n, c, hp * wp)
+    cols = np.empty((n, c, kh * kw, span), dtype=xp.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            off = ky * dy * wp + kx * dx
+            cols[:, :, ky * kw + kx] = flat[:, :, off:off + span]
+    out = np.empty((n, f, span), dtype=xp.dtype)
+    for i in range(n):
+        np.matmul(wm, cols[i].reshape(c * kh * kw, span), out=out[i])
+    return np.ascontiguousarray(out.reshape(n, f, oh, wp)[..., :ow])
 
 
 def conv2d_winograd(xp: np.ndarray, u: np.ndarray, q: int, sy: int, dy: int, oh: int, ow: int) -> np.ndarray:

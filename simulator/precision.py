@@ -22,15 +22,12 @@ from compiler.lowering.formats import bfp_quantize, feature_dtype, rshift_round,
 def pe_operand(arch, tile: np.ndarray) -> np.ndarray:
     """Stream-buffer tile (..., c_vector) in the feature format -> the values the multipliers see.
 
-    Float modes return float32 (BFP-quantised per entry in the BFP modes); int8 returns the codes as float64,
-    in which every int32 sum of int8 products is exact."""
+    fp32 / fp16 / int8: the stored values themselves (fp16 and int8 codes are exact in the float accumulator
+    types); BFP: each entry quantised to a block (float32)."""
     p = arch.precision_info
-    if p.integer:
-        return tile.astype(np.float64)
-    x = tile.astype(np.float32)
     if p.block_exponent:
-        x = bfp_quantize(x, p.mantissa_bits, p.exponent_bits, axis=-1)
-    return x
+        return bfp_quantize(tile.astype(np.float32), p.mantissa_bits, p.exponent_bits, axis=-1)
+    return tile
 
 
 def store_features(arch, values: np.ndarray) -> np.ndarray:
