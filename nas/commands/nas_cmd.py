@@ -42,6 +42,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     lt.add_argument("--space", default="nb201", choices=["nb201"])
     lt.add_argument("--arch", default="a10_generic", help="architecture name or TOML file")
     lt.add_argument("-o", "--output", type=Path, required=True, help="CSV to write")
+    lt.add_argument("--spot", type=int, default=20, metavar="N",
+                    help="cells checked against the cycle-approximate model (default 20, 0: none)")
+    lt.add_argument("--workers", type=int, default=1, help="worker processes for the sweep (default 1)")
     lt.add_argument("--json", action="store_true", help="print the correlation table as JSON")
 
 
@@ -85,21 +88,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _latency_table(args: argparse.Namespace) -> int:
-    from hw_models.arch import load_arch
-    from nas.spaces.nb201_latency import device_correlations, latency_table, overlay_latency_fn
+    import numpy as np
 
+    from hw_models.arch import load_arch
+    from nas.runtime import make_executor, progress
+    from nas.spaces.nb201_latency import (device_correlations, latency_table, opcount_fit, overlay_latency_fn,
+                                          spot_check)
+
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: give 1 or more")
     arch = load_arch(args.arch)
     fn = overlay_latency_fn()
-    table = latency_table(arch, fn)
+    bar = progress(total=9445, desc="latency table", unit="net")
+    with make_executor("pool" if args.workers > 1 else "inprocess", workers=args.workers) as ex:
+        table = latency_table(arch, fn, executor=ex, progress=lambda k, n: bar.update(1))
+    bar.close()
     table.write_csv(args.output)
     rows = device_correlations(table.latency_ms)
+    fit = opcount_fit(table.latency_ms)
+    spot = None
+    if args.spot > 0:
+        cells = np.random.default_rng(0).choice(15625, args.spot, replace=False)
+        spot = spot_check(arch, table, cells)
     if args.json:
-        print(json.dumps({"output": str(args.output), "distinct": table.distinct, "seconds": table.seconds,
-                          "correlations": rows}, indent=1))
-    else:
-        print(f"wrote {args.output}: 15,625 cells, {table.distinct} distinct networks, {table.seconds:.1f} s",
-              file=sys.stderr)
-        print(f"{'device':<20} {'n':>6} {'rho':>7}")
-        for r in rows:
-            print(f"{r['device']:<20} {r['n']:>6} {r['rho']:7.3f}")
+        print(json.dumps({"output": str(args.output), "arch": args.arch, "distinct": table.distinct,
+                          "seconds": table.seconds, "correlations": rows, "opcount_fit": fit, "spot_check": spot},
+                         indent=1))
+        return 0
+    print(f"wrote {args.output}: 15,625 cells ({table.distinct} distinct networks) on {args.arch} in "
+          f"{table.seconds:.1f} s; latency {np.nanmin(table.latency_ms):.3f} to {np.nanmax(table.latency_ms):.3f} ms")
+    print(f"{'device':<20} {'n':>6} {'Spearman':>9}")
+    for r in rows:
+        print(f"{r['device']:<20} {r['n']:>6} {r['rho']:9.3f}")
+    c = fit["coef_ms"]
+    print(f"op-count model (live edges): {c['intercept']:.4f} + {c['conv1x1']:.4f} n1x1 + {c['conv3x3']:.4f} n3x3 "
+          f"+ {c['avg_pool']:.4f} npool ms; R^2 {fit['r2']:.3f}, {100 * fit['within_10pct']:.1f} % within +-10 %")
+    if spot:
+        print(f"cycle-model spot check on {len(spot['cells'])} cells: mean |error| "
+              f"{100 * spot['mean_abs_rel_error']:.2f} %, max {100 * spot['max_abs_rel_error']:.2f} %, "
+              f"Spearman {spot['spearman']:.3f}")
     return 0

@@ -83,6 +83,27 @@ def run_batch(cells: Sequence[tuple[int, str]], out: Path, *, names: Sequence[st
     return len(todo)
 
 
+def merge_files(paths: Sequence[Path], out: Path) -> int:
+    """Union of score files by cell (a cell keeps the row of the first file that has it; a `random+naslib`
+    source label wins over `naslib`), written to `out` in first-seen order. Returns the number of rows."""
+    rows: dict[str, list[str]] = {}
+    for path in paths:
+        done_indices(path)  # checks the header
+        with open(path, newline="") as f:
+            for r in list(csv.reader(f))[1:]:
+                if r[0] not in rows:
+                    rows[r[0]] = r
+                elif "random" in r[2] and "random" not in rows[r[0]][2]:
+                    rows[r[0]][2] = r[2]
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        w.writerows(rows.values())
+    tmp.replace(out)
+    return len(rows)
+
+
 def read_scores(path: Path) -> dict[str, np.ndarray]:
     """A score file as arrays: 'index' (int), 'arch_str', 'source' (object), one float array per proxy."""
     with open(path, newline="") as f:
@@ -103,6 +124,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proxies", nargs="+", default=list(PROXIES), metavar="NAME",
                    help=f"proxies to compute (default all: {' '.join(PROXIES)})")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads for this process")
+    p.add_argument("--reverse", action="store_true",
+                   help="score the selected cells last-first (a second worker on its own output file; merge "
+                        "the files afterwards with `nas.proxies.batch.merge_files`)")
     p.add_argument("-o", "--output", type=Path, required=True, help="CSV file; resumed if it exists")
 
 
@@ -112,6 +136,8 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(args.threads)
     cells = select_cells(args.sample, args.sample_seed, args.naslib)
+    if args.reverse:
+        cells = cells[::-1]
     start = time.perf_counter()
 
     def progress(k: int, n: int) -> None:

@@ -54,12 +54,26 @@ class LatencyTable:
         return path
 
 
+@dataclass(frozen=True)
+class _Evaluate:
+    """(canonical ops) -> (seconds, MACs); module-level so process pools can pickle it."""
+
+    latency_fn: LatencyFn
+    arch: Any
+    batch: int
+
+    def __call__(self, key: tuple[int, ...]) -> tuple[float, int]:
+        g = nb201.build_ir(key, batch=self.batch)
+        return float(self.latency_fn(g, self.arch)), g.totals().macs
+
+
 def latency_table(arch: Any, latency_fn: LatencyFn, *, cells: Sequence[int] | None = None, batch: int = 1,
-                  progress: Callable[[int, int], None] | None = None) -> LatencyTable:
+                  executor: Any = None, progress: Callable[[int, int], None] | None = None) -> LatencyTable:
     """Evaluate `latency_fn` once per distinct pruned network over `cells` (default: all 15,625 indices).
 
     Entries of cells not in `cells` are NaN. `arch` is a `hw_models.arch.Arch` (its clock and peak MAC rate give
-    the utilisation column) passed through to `latency_fn` untouched.
+    the utilisation column) passed through to `latency_fn` untouched. `executor` is a `nas.runtime` executor
+    (e.g. a process pool; `latency_fn` must then be picklable); default in-process.
     """
     t0 = time.perf_counter()
     idx = list(range(nb201.SIZE)) if cells is None else [int(i) for i in cells]
@@ -70,14 +84,15 @@ def latency_table(arch: Any, latency_fn: LatencyFn, *, cells: Sequence[int] | No
     lat = np.full(nb201.SIZE, np.nan)
     macs = np.zeros(nb201.SIZE, dtype=np.int64)
     peak = float(arch.peak_macs_per_cycle) * float(arch.clock_hz)
-    for k, (key, members) in enumerate(groups.items()):
-        g = nb201.build_ir(key, batch=batch)
-        seconds = float(latency_fn(g, arch))
+    keys = list(groups)
+    evaluate = _Evaluate(latency_fn, arch, batch)
+    results = executor.map(evaluate, keys) if executor is not None else map(evaluate, keys)
+    for k, (key, (seconds, mac)) in enumerate(zip(keys, results)):
         if not (seconds > 0 and math.isfinite(seconds)):
             raise UserError(f"latency model returned {seconds!r} s for NB201 cell {nb201.to_str(key)}; "
                             "it must be a positive number of seconds")
-        lat[members] = seconds * 1e3
-        macs[members] = g.totals().macs
+        lat[groups[key]] = seconds * 1e3
+        macs[groups[key]] = mac
         if progress:
             progress(k + 1, len(groups))
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -96,24 +111,33 @@ def read_table(path: Path | str) -> np.ndarray:
 
 
 def overlay_latency_fn() -> LatencyFn:
-    """The simulator's fast analytical estimate as a `latency_fn` (UserError until it exists)."""
+    """The simulator's fast analytical estimate (`simulator.estimate.estimate_latency`) as a `latency_fn`."""
     try:
-        from simulator import estimate as est  # type: ignore[attr-defined]
+        from simulator.estimate import estimate_latency
     except ImportError:
         raise UserError("the overlay latency table needs the simulator's fast estimate (simulator/estimate.py), "
-                        "which this version does not have yet") from None
-    fn = getattr(est, "estimate", None)
-    if fn is None:
-        raise UserError("simulator.estimate has no estimate(graph, arch) function; update nas/spaces/nb201_latency.py")
+                        "which this version does not have") from None
+    return estimate_latency
 
-    def latency(graph: Graph, arch: Any) -> float:
-        r = fn(graph, arch)
-        for attr in ("seconds", "latency_s"):
-            if hasattr(r, attr):
-                return float(getattr(r, attr))
-        return float(r)
 
-    return latency
+def cycle_model_latency(graph: Graph, arch: Any) -> float:
+    """Seconds of the cycle-approximate model: compile the graph and simulate its program's timing."""
+    from simulator.api import run
+
+    return float(run(graph, arch).timeline.seconds)
+
+
+def spot_check(arch: Any, table: LatencyTable, cells: Sequence[int],
+               reference: LatencyFn = cycle_model_latency) -> dict[str, Any]:
+    """Relative error of the table against `reference` (default: the cycle model) on `cells`."""
+    ref = np.array([reference(nb201.build_ir(int(i)), arch) * 1e3 for i in cells])
+    est = table.latency_ms[np.asarray(cells, dtype=int)]
+    rel = est / ref - 1.0
+    from scipy.stats import spearmanr
+
+    return {"cells": [int(i) for i in cells], "table_ms": est.tolist(), "cycle_model_ms": ref.tolist(),
+            "mean_abs_rel_error": float(np.mean(np.abs(rel))), "max_abs_rel_error": float(np.max(np.abs(rel))),
+            "spearman": float(spearmanr(est, ref).statistic) if len(cells) > 2 else float("nan")}
 
 
 def device_correlations(latency_ms: np.ndarray) -> list[dict[str, Any]]:
@@ -134,3 +158,24 @@ def device_correlations(latency_ms: np.ndarray) -> list[dict[str, Any]]:
     rows.append({"device": "latbench_i7_7820x", "n": len(sel),
                  "rho": float(spearmanr(latency_ms[sel], [lb[t.arch_str[i]] for i in sel]).statistic)})
     return rows
+
+
+def opcount_fit(latency_ms: np.ndarray, live_only: bool = True) -> dict[str, Any]:
+    """Least-squares fit latency ~ intercept + per-op counts (conv1x1, conv3x3, avg_pool over the cell's edges,
+    live edges only by default): the additive op-count model the published FPGA/Eyeriss tables follow exactly.
+    Returns coefficients, R^2, the share of cells within +-10 % and the Spearman rho of the fit."""
+    from scipy.stats import spearmanr
+
+    ok = ~np.isnan(latency_ms)
+    idx = np.flatnonzero(ok)
+    counts = np.array([[c["nor_conv_1x1"], c["nor_conv_3x3"], c["avg_pool_3x3"]]
+                       for c in (nb201.op_counts(nb201.as_ops(int(i)), live_only=live_only) for i in idx)])
+    x = np.c_[np.ones(len(idx)), counts]
+    y = latency_ms[idx]
+    coef, *_ = np.linalg.lstsq(x, y, rcond=None)
+    pred = x @ coef
+    r2 = 1.0 - float(np.sum((y - pred) ** 2) / np.sum((y - y.mean()) ** 2))
+    return {"live_only": live_only, "coef_ms": dict(zip(("intercept", "conv1x1", "conv3x3", "avg_pool"),
+                                                          map(float, coef))),
+            "r2": r2, "within_10pct": float(np.mean(np.abs(pred / y - 1) <= 0.10)),
+            "spearman_fit": float(spearmanr(pred, y).statistic), "n": int(len(idx))}

@@ -179,7 +179,7 @@ class Reinforce(CellStrategy):
     name = "rl"
 
     def __init__(self, space: CellSpace, *, lr: float = 0.05, momentum: float = 0.9, proposals: int = 24,
-                 warmup_steps: int = 50, **kw: Any):
+                 warmup_steps: int = 10, **kw: Any):
         super().__init__(space, **kw)
         self.lr, self.momentum, self.proposals, self.warmup_steps = lr, momentum, proposals, warmup_steps
         self.theta = np.zeros((space.n_edges, space.n_ops))
