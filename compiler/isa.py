@@ -35,7 +35,7 @@ import math
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any, Iterable, Mapping
 
 from compiler.errors import ArchError, ProgramError
@@ -153,7 +153,7 @@ class Field:
             except (TypeError, ValueError, OverflowError):
                 raise ProgramError(f"{where}.{self.name} = {value!r}: not an integer") from None
         lo, hi = self.limits()
-        if not lo <= value <= hi:
+        if not (lo <= value <= hi or (value == 0 and self.kind == "u")):
             raise ProgramError(f"{where}.{self.name} = {value}: out of range {lo}..{hi} ({self.width} bits)")
         return value & ((1 << self.width) - 1)
 
@@ -191,41 +191,71 @@ class ModuleLayout:
         raise ProgramError(f"module {self.name} has no field '{name}'; fields: {', '.join(self.field_names)}")
 
     def defaults(self) -> dict[str, Any]:
+        return dict(self._defaults)
+
+    @cached_property
+    def _defaults(self) -> dict[str, Any]:
         return {f.name: f.default() for f in self.fields}
+
+    @cached_property
+    def float_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.kind == "f32")
+
+    @cached_property
+    def _codec(self) -> tuple[Any, Any]:
+        """Encoder and decoder functions generated for this layout (straight-line code, one line per field)."""
+        p = self.payload_bits
+        env: dict[str, Any] = {"F": self.fields, "KNOWN": frozenset(self.field_names), "pack": struct.pack,
+                               "unpack": struct.unpack, "ProgramError": ProgramError, "self": self}
+        enc = ["def enc(v, where):", "    if not KNOWN.issuperset(v):",
+               "        bad = sorted(set(v) - KNOWN)",
+               "        raise ProgramError(f\"{where}: unknown field '{bad[0]}'; fields: {', '.join(self.field_names)}\")",
+               f"    w = [0] * {self.words}"]
+        dec = ["def dec(w):", "    return {"]
+        for i, f in enumerate(self.fields):
+            lo, hi = f.limits()
+            mask = (1 << f.width) - 1
+            if f.kind == "f32":
+                enc.append(f"    x = v.get({f.name!r}, 0.0)")
+                enc.append("    try:\n        x = unpack('<I', pack('<f', x))[0]\n    except Exception:\n"
+                           f"        x = F[{i}].to_bits(x, where)")
+            elif f.kind == "enum":
+                env[f"E{i}"] = {e: k for k, e in enumerate(f.enum)}
+                enc.append(f"    o = v.get({f.name!r}, 0)")
+                enc.append(f"    x = E{i}.get(o) if type(o) is str else None")
+                enc.append(f"    if x is None:\n        x = F[{i}].to_bits(o, where)")
+            else:
+                enc.append(f"    x = v.get({f.name!r}, 0)")
+                low = f"(x < {lo} and x != 0)" if lo > 0 else f"x < {lo}"
+                enc.append(f"    if type(x) is not int or {low} or x > {hi}:\n        x = F[{i}].to_bits(x, where)")
+                if f.kind == "s":
+                    enc.append(f"    x &= {mask}")
+            if f.width > p:
+                for j in range(-(-f.width // p)):
+                    enc.append(f"    w[{f.word + j}] |= (x >> {j * p}) & {(1 << p) - 1}")
+                raw = " | ".join(f"(w[{f.word + j}] << {j * p})" for j in range(-(-f.width // p)))
+            else:
+                enc.append(f"    w[{f.word}] |= x << {f.bit}" if f.bit else f"    w[{f.word}] |= x")
+                raw = f"((w[{f.word}] >> {f.bit}) & {mask})" if f.bit else f"(w[{f.word}] & {mask})"
+            if f.kind == "u":
+                dec.append(f"        {f.name!r}: {raw},")
+            elif f.kind == "enum":
+                env[f"N{i}"] = f.enum
+                dec.append(f"        {f.name!r}: (lambda b: N{i}[b] if b < {len(f.enum)} else b)({raw}),")
+            else:
+                dec.append(f"        {f.name!r}: F[{i}].from_bits({raw}),")
+        enc.append("    return w")
+        dec.append("    }")
+        exec("\n".join(enc), env)
+        exec("\n".join(dec), env)
+        return env["enc"], env["dec"]
 
     def encode(self, values: Mapping[str, Any], where: str = "") -> list[int]:
         """Config words for `values` (missing fields are zero; unknown names raise ProgramError)."""
-        where = where or self.name
-        known = {f.name: f for f in self.fields}
-        for k in values:
-            if k not in known:
-                raise ProgramError(f"{where}: unknown field '{k}'; fields: {', '.join(known)}")
-        words = [0] * self.words
-        p = self.payload_bits
-        mask = (1 << p) - 1
-        for f in self.fields:
-            if f.name not in values:
-                continue
-            bits = f.to_bits(values[f.name], where)
-            if f.width > p:
-                for j in range(-(-f.width // p)):
-                    words[f.word + j] |= (bits >> (j * p)) & mask
-            else:
-                words[f.word] |= bits << f.bit
-        return words
+        return self._codec[0](values, where or self.name)
 
     def decode(self, words: list[int]) -> dict[str, Any]:
-        p = self.payload_bits
-        out: dict[str, Any] = {}
-        for f in self.fields:
-            if f.width > p:
-                bits = 0
-                for j in range(-(-f.width // p)):
-                    bits |= words[f.word + j] << (j * p)
-            else:
-                bits = (words[f.word] >> f.bit) & ((1 << f.width) - 1)
-            out[f.name] = f.from_bits(bits)
-        return out
+        return self._codec[1](words)
 
 
 def _place(module: Module, fields: Iterable[Field], payload_bits: int) -> ModuleLayout:
@@ -448,38 +478,35 @@ class ISA:
     # --- packets -------------------------------------------------------------------------------------------
     def encode_bundle(self, config: Mapping[Module, Mapping[str, Any]], where: str = "bundle") -> list[int]:
         """Packets (as ints) of one bundle; `config` holds the active modules (CFG included) and their fields."""
-        p = self.payload_bits
-        active = sorted(_module(m) for m in config)
-        if not active or active[0] != Module.CFG:
-            raise ProgramError(f"{where}: the cfg module must take part in every bundle")
-        mask = sum(1 << int(m) for m in active)
-        cfg = dict(config[_module_key(config, Module.CFG)])
-        if cfg.get("active", mask) != mask:
-            raise ProgramError(f"{where}: cfg.active = {cfg.get('active'):#x} does not match the modules given "
-                               f"({mask:#x})")
-        cfg["active"] = mask
-        packets: list[int] = []
-        for m in active:
-            values = cfg if m == Module.CFG else config[_module_key(config, m)]
-            words = self.modules[m].encode(values, f"{where}.{MODULE_NAMES[m]}")
-            sent = [i for i, wd in enumerate(words) if wd or i == 0]
-            for j, i in enumerate(sent):
-                packets.append(words[i] | (int(m) << p) | (int(j == len(sent) - 1) << (p + 6)) | (i << (p + 8)))
-        packets[-1] |= 1 << (p + 7)
-        return packets
+        return [x for _, x in self.module_packets(config, where)]
 
-    def canonical(self, config: Mapping[Module | str, Mapping[str, Any]], where: str = "bundle"
-                  ) -> dict[Module, dict[str, Any]]:
+    def canonical(self, config: Mapping[Module | str, Mapping[str, Any]], where: str = "bundle",
+                  validate: bool = True) -> dict[Module, dict[str, Any]]:
         """Full decoded fields (defaults filled, floats rounded to float32, `cfg.active` set) of a bundle's
-        config, exactly as a decoder of its packets returns them."""
-        cfg = {_module(m): dict(v) for m, v in config.items()}
-        cfg.setdefault(Module.CFG, {})
+        config, exactly as a decoder of its packets returns them. With `validate=False` the ranges are checked
+        later, when the bundle is encoded."""
+        cfg = {_module(m): v for m, v in config.items()}
+        cfg[Module.CFG] = dict(cfg.get(Module.CFG, {}))
         cfg[Module.CFG]["active"] = sum(1 << int(m) for m in cfg)
-        (back,) = self.decode_stream(self.packets_to_bytes(self.encode_bundle(cfg, where)))
-        return back
+        out = {}
+        for m in sorted(cfg):
+            lay = self.modules[m]
+            if validate:
+                out[m] = lay.decode(lay.encode(cfg[m], f"{where}.{lay.name}"))
+            else:
+                d = lay.defaults()
+                d.update(cfg[m])
+                for name in lay.float_fields:
+                    d[name] = struct.unpack("<f", struct.pack("<f", float(d[name])))[0]
+                out[m] = d
+        return out
 
     def packets_to_bytes(self, packets: list[int]) -> bytes:
         nb = self.packet_bytes
+        if nb == 8:
+            import numpy as np
+
+            return np.array(packets, dtype="<u8").tobytes()
         return b"".join(x.to_bytes(nb, "little") for x in packets)
 
     def split_packet(self, x: int) -> Packet:
@@ -497,29 +524,51 @@ class ISA:
         nb = self.packet_bytes
         if len(data) % nb:
             raise ProgramError(f"config stream of {len(data)} bytes is not a whole number of {nb}-byte packets")
+        p = self.payload_bits
+        pmask = (1 << p) - 1
+        modules = tuple(Module)
+        nmod = len(modules)
+        if nb == 8:
+            import numpy as np
+
+            values = np.frombuffer(data, dtype="<u8").tolist()
+        else:
+            values = [int.from_bytes(data[o:o + nb], "little") for o in range(0, len(data), nb)]
         bundles: list[dict[Module, dict[str, Any]]] = []
         words: dict[Module, list[int]] = {}
         closed: set[Module] = set()
-        for off in range(0, len(data), nb):
-            pk = self.split_packet(int.from_bytes(data[off:off + nb], "little"))
-            where = f"config stream bundle {len(bundles)} (byte {off})"
-            lay = self.modules[pk.module]
-            if pk.index >= lay.words:
-                raise ProgramError(f"{where}: word index {pk.index} >= {lay.words} words of module {lay.name}")
-            if pk.module in closed:
-                raise ProgramError(f"{where}: module {lay.name} sent words after its last word")
-            words.setdefault(pk.module, [0] * lay.words)[pk.index] = pk.payload
-            if pk.last:
-                closed.add(pk.module)
-            if pk.eob:
+        for k, x in enumerate(values):
+            head = x >> p
+            mid = head & 0x3F
+            if mid >= nmod:
+                raise ProgramError(f"config packet {x:#x} (byte {k * nb}): unknown module ID {mid}")
+            if head >> HEADER_BITS:
+                raise ProgramError(f"config packet {x:#x} (byte {k * nb}): reserved header bits are set")
+            m = modules[mid]
+            idx = (head >> 8) & 0xFF
+            lay = self.modules[m]
+            if idx >= lay.words:
+                raise ProgramError(f"config stream bundle {len(bundles)} (byte {k * nb}): word index {idx} >= "
+                                   f"{lay.words} words of module {lay.name}")
+            if m in closed:
+                raise ProgramError(f"config stream bundle {len(bundles)} (byte {k * nb}): module {lay.name} sent "
+                                   f"words after its last word")
+            w = words.get(m)
+            if w is None:
+                w = words[m] = [0] * lay.words
+            w[idx] = x & pmask
+            if (head >> 6) & 1:
+                closed.add(m)
+            if (head >> 7) & 1:
+                where = f"config stream bundle {len(bundles)} (byte {k * nb})"
                 if Module.CFG not in words:
                     raise ProgramError(f"{where}: bundle has no cfg words")
                 open_ = set(words) - closed
                 if open_:
                     raise ProgramError(f"{where}: module(s) {sorted(MODULE_NAMES[m] for m in open_)} not closed")
-                decoded = {m: self.modules[m].decode(w) for m, w in sorted(words.items())}
+                decoded = {mm: self.modules[mm].decode(ww) for mm, ww in sorted(words.items())}
                 mask = decoded[Module.CFG]["active"]
-                got = sum(1 << int(m) for m in decoded)
+                got = sum(1 << int(mm) for mm in decoded)
                 if mask != got:
                     raise ProgramError(f"{where}: cfg.active = {mask:#x} but modules {got:#x} sent words")
                 bundles.append(decoded)
@@ -527,6 +576,34 @@ class ISA:
         if words:
             raise ProgramError(f"config stream ends inside bundle {len(bundles)} (no end-of-bundle packet)")
         return bundles
+
+    def module_packets(self, config: Mapping[Module, Mapping[str, Any]], where: str = "bundle"
+                       ) -> list[tuple[Module, int]]:
+        """(module, packet) pairs of one bundle, canonical order (see `encode_bundle`)."""
+        p = self.payload_bits
+        active = sorted(_module(m) for m in config)
+        if not active or active[0] != Module.CFG:
+            raise ProgramError(f"{where}: the cfg module must take part in every bundle")
+        mask = 0
+        for m in active:
+            mask |= 1 << int(m)
+        cfg = dict(config[_module_key(config, Module.CFG)])
+        if cfg.get("active", mask) != mask:
+            raise ProgramError(f"{where}: cfg.active = {cfg.get('active'):#x} does not match the modules given "
+                               f"({mask:#x})")
+        cfg["active"] = mask
+        out: list[tuple[Module, int]] = []
+        for m in active:
+            values = cfg if m == Module.CFG else config[_module_key(config, m)]
+            words = self.modules[m].encode(values, f"{where}.{MODULE_NAMES[m]}")
+            sent = [i for i, wd in enumerate(words) if wd or i == 0]
+            last = len(sent) - 1
+            mid = int(m) << p
+            for j, i in enumerate(sent):
+                out.append((m, words[i] | mid | ((j == last) << (p + 6)) | (i << (p + 8))))
+        m, x = out[-1]
+        out[-1] = (m, x | (1 << (p + 7)))
+        return out
 
     # --- documentation -----------------------------------------------------------------------------------
     def field_table(self) -> str:

@@ -219,9 +219,9 @@ class Program:
         cv = self.arch.pe_array.c_vector
         traffic = {"config": 0, "features_read": 0, "filters_read": 0, "features_written": 0, "host": 0}
         for b in self.bundles:
-            pk = self.packets(b)
-            for x in pk:
-                per_module[MODULE_NAMES[isa.split_packet(x).module]] += isa.packet_bytes
+            pk = isa.module_packets(b.config, where=f"bundle {b.index}")
+            for m, _ in pk:
+                per_module[MODULE_NAMES[m]] += isa.packet_bytes
             traffic["config"] += len(pk) * isa.packet_bytes
             r = b.fields(Module.FEATURE_READER)
             for d in ("r0", "r1"):

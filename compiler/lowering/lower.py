@@ -164,8 +164,9 @@ class Lowering:
                 s_w = self.weight_scale(W)
                 self.wscale[u.name] = s_w
                 int8 = (self.scale(u.group.input), s_w) if self.int8 else None
+                ident = self.chunk_ident(u, geo)
                 for t in self.tiles[u.name].tiles:
-                    key = (u.name,) + t.chunk_key
+                    key = ident + t.chunk_key + (t.first_slice,)
                     if key in self.chunks:
                         continue
                     size = tile_chunk_size(self.arch, geo, t, bool(geo.bias))
@@ -183,6 +184,13 @@ class Lowering:
                         off, _ = self.blob.add(key, 256, lambda st=st, a=a, b=b, s_in=s_in, s_out=s_out:
                                                lut_bytes(st.mode, a, b, s_in, s_out))
                         self.luts[(u.name, n.name)] = off
+
+    def chunk_ident(self, u: Unit, geo: GroupGeo) -> tuple:
+        """What a filter chunk's bytes depend on besides its tile: bundles of groups that share weights (an RNN
+        step's recurrent FC) share chunks, in the blob and in the filter cache."""
+        pe = geo.pe
+        s_in = self.scale(u.group.input) if self.int8 else 0.0
+        return (geo.weight, geo.bias, pe.kind, geo.wino, geo.kwp, pe.kh, pe.kw, geo.groups, s_in)
 
     @staticmethod
     def act_params(n: Node) -> tuple[float, float]:
@@ -332,7 +340,7 @@ class Lowering:
         # --- filter reader
         pe_bank = 0
         if pe.kind != "bypass":
-            key = (u.name,) + t.chunk_key
+            key = self.chunk_ident(u, geo) + t.chunk_key + (t.first_slice,)
             off, nbytes = self.chunks[key]
             hit = None
             if self.plan.batch:
@@ -403,7 +411,7 @@ class Lowering:
         self.prev_writes = {written}
         self.after_host = False
         note = self.note(u, geo, tp, t, index)
-        self.bundles.append(Bundle(self.isa.canonical(cfg, where=f"bundle {seq} ({grp.name})"), note))
+        self.bundles.append(Bundle(self.isa.canonical(cfg, where=f"bundle {seq} ({grp.name})", validate=False), note))
 
     def chunk_shape(self, geo: GroupGeo, t: Tile) -> tuple[int, int, int]:
         from compiler.lowering.weights import chunk_shape
@@ -430,7 +438,7 @@ class Lowering:
                     if st.mode == "clip":
                         lo = -128 if a == -math.inf else int(round(a / s))
                         hi = 127 if b == math.inf else int(round(b / s))
-                    f.update(lo=int(np.clip(lo, -128, 127)), hi=int(np.clip(hi, -128, 127)))
+                    f.update(lo=max(-128, min(127, int(lo))), hi=max(-128, min(127, int(hi))))
                 else:
                     f.update(lut=1, lut_ddr=self.luts[(u.name, n.name)])
             return {Module.ACTIVATION: f}

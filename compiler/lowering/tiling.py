@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from compiler.errors import CapacityError
 from compiler.lowering.geometry import GroupGeo, Stage
+from compiler.isa import widths_for
 from compiler.lowering.support import bias_half, filter_half
 
 
@@ -206,7 +207,8 @@ class Tiler:
         unit = self.cv if geo.pe.kind in ("bypass", "dw") else self.kv
         opts = []
         if geo.pe.kind == "bypass":
-            k = limit
+            kmax = (1 << widths_for(self.arch).KT) - 1      # pe.k counts the channels a bypass tile passes
+            k = limit if limit <= kmax else kmax // unit * unit
         elif geo.pe.kind == "dw":
             k = min(limit, self.kv * self.cv * max(0, self.fch // (geo.pe.kh * geo.pe.kw)), self.kv * self.bh)
         else:
@@ -304,6 +306,11 @@ class Tiler:
         kt = min(unit, geo.K or geo.pe.cin)
         if geo.whole_channels:
             kt = geo.K if geo.pe.kind != "bypass" else geo.pe.cin
+            kmax = (1 << widths_for(self.arch).KT) - 1
+            if kt > kmax:
+                return (f"layer '{name}': {kt} channels must share one tile (cross-channel "
+                        f"{', '.join(s.kind for s in geo.stages if s.cross_channel)}) but a tile holds at most "
+                        f"{kmax} (pe.k field); raise pe_array.k_vector or filter_cache.depth")
             if geo.pe.kind != "bypass" and not self.filters_fit(kt, smallest_c):
                 need = self.filter_entries(kt, smallest_c) * (2 if self.arch.filter_cache.double_buffered else 1)
                 return (f"layer '{name}': {kt} output channels must share one tile (cross-channel "

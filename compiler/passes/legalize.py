@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from compiler.frontend.folding import compact
 from compiler.ir import Graph, Node
 from compiler.passes import PassContext, note, register_pass
 from compiler.passes.rewrite import Rewriter, const_data, is_const, readers
@@ -68,47 +69,53 @@ def _is_affine_conv(g: Graph, n: Node) -> bool:
 
 
 def _merge_affine(g: Graph) -> tuple[Graph, int]:
-    """Merge an affine 1x1 depthwise Conv into the Conv producing its input (read by nothing else)."""
+    """Merge every affine 1x1 depthwise Conv into the Conv producing its input (read by nothing else), in one
+    sweep in topological order (chains of affine convs collapse into their first producer)."""
+    rd = readers(g)
+    prod = g.producers()
+    current: dict[str, Node] = {}
+    dropped: set[str] = set()
+    ed = Rewriter(g)
     merged = 0
-    while True:
-        rd = readers(g)
-        prod = g.producers()
-        target = None
-        for n in g.nodes:
-            if not _is_affine_conv(g, n):
-                continue
-            p = prod.get(n.inputs[0])
-            if p is None or p.op != "Conv" or rd.get(n.inputs[0], 0) != 1 or not is_const(g, p.inputs[1]):
-                continue
-            if len(p.inputs) > 2 and p.inputs[2] and not is_const(g, p.inputs[2]):
-                continue
-            target = (p, n)
-            break
-        if target is None:
-            return g, merged
-        p, n = target
-        ed = Rewriter(g)
-        wp, ws = g.tensors[p.inputs[1]], g.tensors[n.inputs[1]]
-        bp = g.tensors[p.inputs[2]] if len(p.inputs) > 2 and p.inputs[2] else None
-        bs = g.tensors[n.inputs[2]] if len(n.inputs) > 2 and n.inputs[2] else None
+    for n in g.nodes:
+        if not _is_affine_conv(g, n):
+            continue
+        p = prod.get(n.inputs[0])
+        if p is None:
+            continue
+        p = current.get(p.name, p)
+        if p.op != "Conv" or rd.get(n.inputs[0], 0) != 1 or not is_const(ed.g, p.inputs[1]):
+            continue
+        if len(p.inputs) > 2 and p.inputs[2] and not is_const(ed.g, p.inputs[2]):
+            continue
+        t = ed.g.tensors
+        wp, ws = t[p.inputs[1]], t[n.inputs[1]]
+        bp = t[p.inputs[2]] if len(p.inputs) > 2 and p.inputs[2] else None
+        bs = t[n.inputs[2]] if len(n.inputs) > 2 and n.inputs[2] else None
         k = wp.shape[0]
         have = wp.data is not None and ws.data is not None and (bp is None or bp.data is not None) and (
             bs is None or bs.data is not None)
         w_new = b_new = None
         if have:
             s = np.asarray(ws.data, dtype=np.float64).reshape(k)
-            w_new = (np.asarray(wp.data, dtype=np.float64) * s.reshape((k,) + (1,) * (len(wp.shape) - 1)))
+            base = compact(np.asarray(wp.data)).astype(np.float64)   # a broadcast weight stays broadcast
+            w_new = np.broadcast_to((base * s.reshape((k,) + (1,) * (len(wp.shape) - 1))).astype(np.float32),
+                                    wp.shape)
             b0 = np.zeros(k) if bp is None else np.asarray(bp.data, dtype=np.float64)
             b_new = b0 * s + (0 if bs is None else np.asarray(bs.data, dtype=np.float64))
         wn = ed.const(f"{wp.name}/affine", w_new, wp.shape)
         bn = ed.const(f"{p.name}/affine_bias", b_new, (k,))
-        for m in g.nodes:
-            if m.name == p.name:
-                ed.keep(p.replace(inputs=(p.inputs[0], wn, bn), outputs=n.outputs, origin=p.origin + n.origin))
-            elif m.name != n.name:
-                ed.keep(m)
-        g = ed.finish()
+        q = p.replace(inputs=(p.inputs[0], wn, bn), outputs=n.outputs, origin=p.origin + n.origin)
+        current[p.name] = q
+        prod[n.outputs[0]] = q
+        dropped.add(n.name)
         merged += 1
+    if not merged:
+        return g, 0
+    for n in g.nodes:
+        if n.name not in dropped:
+            ed.keep(current.get(n.name, n))
+    return ed.finish(), merged
 
 
 def _pool_too_big(n: Node, arch) -> bool:
@@ -297,21 +304,28 @@ def _pads_to_fold(g: Graph) -> dict[str, list[int]]:
                "1x1 depthwise conv, ReduceMean->GAP, big avg pools->conv, unaligned channel slices->conv, ...)",
                kind="legalize")
 def legalize(g: Graph, ctx: PassContext) -> Graph:
-    rd = readers(g)
-    prod = g.producers()
-    pads_into = _pads_to_fold(g)
-    pad_nodes = {prod[t].name: t for t in pads_into}
-    ed = Rewriter(g)
     count: dict[str, int] = {}
-    for n in g.nodes:
-        if n.op == "Pad" and n.name in pad_nodes:
-            count["Pad"] = count.get("Pad", 0) + 1
-            continue
-        if _legalize_node(ed, g, n, ctx, rd, prod, pads_into, set()):
-            count[n.op] = count.get(n.op, 0) + 1
-        else:
-            ed.keep(n)
-    out = ed.finish() if count else g
+    out = g
+    for _ in range(4):   # a rewrite can produce nodes another rule legalises (Split -> unaligned Slice -> Conv)
+        rd = readers(out)
+        prod = out.producers()
+        pads_into = _pads_to_fold(out)
+        pad_nodes = {prod[t].name: t for t in pads_into}
+        ed = Rewriter(out)
+        changed = 0
+        for n in out.nodes:
+            if n.op == "Pad" and n.name in pad_nodes:
+                count["Pad"] = count.get("Pad", 0) + 1
+                changed += 1
+                continue
+            if _legalize_node(ed, out, n, ctx, rd, prod, pads_into, set()):
+                count[n.op] = count.get(n.op, 0) + 1
+                changed += 1
+            else:
+                ed.keep(n)
+        if not changed:
+            break
+        out = ed.finish()
     out, merged = _merge_affine(out)
     parts = [f"{k} x{v}" for k, v in sorted(count.items())]
     if merged:

@@ -35,7 +35,12 @@ class Rewriter:
               dtype: str = "float32") -> str:
         name = self.fresh(base)
         shape = tuple(int(d) for d in (np.shape(data) if shape is None else shape))
-        arr = None if data is None else np.asarray(data, dtype=dtype).reshape(shape)
+        arr = None
+        if data is not None:
+            arr = np.asarray(data)
+            arr = arr.astype(dtype, copy=False) if arr.dtype != np.dtype(dtype) else arr
+            if arr.shape != shape:
+                arr = arr.reshape(shape)
         self.g.tensors[name] = Tensor(name, shape, dtype, const=True, data=arr)
         return name
 

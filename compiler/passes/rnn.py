@@ -65,11 +65,20 @@ class _Lower:
             return x
         return self.add("Slice", [x], {"starts": [c0], "ends": [c1], "axes": [1], "steps": [1]}, name)
 
-    def fc(self, x: str, w: np.ndarray | None, wshape, b: np.ndarray | None, name: str) -> str:
-        wn = self.ed.const(f"{self.base}/{name}/W", w, wshape)
-        ins = [x, wn]
-        if b is not None or w is None:
-            ins.append(self.ed.const(f"{self.base}/{name}/B", b, (wshape[0],)))
+    def fc(self, x: str, w: np.ndarray | None, wshape, b: np.ndarray | None, name: str, share: str = "") -> str:
+        """FC node; `share` names a weight set used by every step (one constant, so the compiled program can keep
+        its filter chunk cached across steps)."""
+        key = share or name
+        cache = self.__dict__.setdefault("_consts", {})
+        if share and key in cache:
+            ins = [x, *cache[key]]
+        else:
+            wn = self.ed.const(f"{self.base}/{key}/W", w, wshape)
+            ins = [x, wn]
+            if b is not None or w is None:
+                ins.append(self.ed.const(f"{self.base}/{key}/B", b, (wshape[0],)))
+            if share:
+                cache[key] = ins[1:]
         return self.add("FullyConnected", ins, name=name)
 
 
@@ -148,13 +157,14 @@ def lower_recurrent(ed: Rewriter, g: Graph, n: Node, batched: bool, cv: int) -> 
                 if h is not None:
                     if n.op == "GRU" and not lbr:
                         rz = _gate_blocks(Rd[:2 * H] if have else None, 2, H, hp, H)
-                        hr = L.fc(h, rz, (2 * hp, H), None, f"{tag}/hr")
+                        hr = L.fc(h, rz, (2 * hp, H), None, f"{tag}/hr", share=f"{pre}/r_zr")
                     else:
                         rb_n = None
                         if have and n.op == "GRU":
                             rb_n = np.zeros(G * hp)
                             rb_n[2 * hp:2 * hp + H] = rb[2 * H:]
-                        hr = L.fc(h, _gate_blocks(Rd, G, H, hp, H), (G * hp, H), rb_n, f"{tag}/hr")
+                        hr = L.fc(h, _gate_blocks(Rd, G, H, hp, H), (G * hp, H), rb_n, f"{tag}/hr",
+                                  share=f"{pre}/r_all")
                 hgate = (lambda k: L.chans(hr, k * hp, k * hp + H, f"{tag}/hr_g{k}")) if hr is not None else None
                 acts = None
                 if n.op == "LSTM":
@@ -219,7 +229,7 @@ def lower_recurrent(ed: Rewriter, g: Graph, n: Node, batched: bool, cv: int) -> 
                     else:
                         rhx = L.add("Mul", [r, h], name=f"{tag}/rhx")
                         rows = None if Rd is None else Rd[2 * H:]
-                        rh = L.fc(rhx, rows, (H, H), None, f"{tag}/rh")
+                        rh = L.fc(rhx, rows, (H, H), None, f"{tag}/rh", share=f"{pre}/r_h" if batched else "")
                     nn = L.add("Tanh", [L.add("Add", [gates[2], rh], name=f"{tag}/npre")], name=f"{tag}/n")
                     diff = L.add("Sub", [h, nn], name=f"{tag}/hn")
                     h = L.add("Add", [nn, L.add("Mul", [z, diff], name=f"{tag}/zd")], name=f"{tag}/h")
