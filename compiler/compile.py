@@ -91,15 +91,37 @@ def _load(model: str | Path | Graph, input_shapes: Mapping[str, Sequence[int]] |
     path = Path(model)
     if not path.exists():
         raise ModelError(f"model file '{model}' not found")
-    shapes = dict(input_shapes or {})
+    g = import_onnx(path, input_shapes=dict(input_shapes) or None)
     if batch is not None:
-        if batch < 1:
-            raise UserError(f"--batch {batch}: must be >= 1")
-        probe = import_onnx(path, input_shapes=shapes or None)
-        for name in probe.inputs:
-            if name not in shapes:
-                shapes[name] = (batch,) + tuple(probe.tensors[name].shape[1:])
-    return import_onnx(path, input_shapes=shapes or None)
+        g = rebatch(g, batch)
+    return g
+
+
+def rebatch(g: Graph, batch: int) -> Graph:
+    """The graph with dimension 0 of every input set to `batch` (Reshape targets that hard-code the old batch
+    follow); raises UserError when the shapes do not work out."""
+    if batch < 1:
+        raise UserError(f"--batch {batch}: must be >= 1")
+    old = {g.tensors[i].shape[0] for i in g.inputs if g.tensors[i].shape}
+    if len(old) != 1:
+        raise UserError("--batch needs every input to have the same first dimension; use --input-shape")
+    (n0,) = old
+    out = g.copy()
+    for i in out.inputs:
+        t = out.tensors[i]
+        out.tensors[i] = type(t)(t.name, (batch,) + tuple(t.shape[1:]), t.dtype)
+    nodes = []
+    for n in out.nodes:
+        if n.op == "Reshape" and n.attr("shape") and n.attr("shape")[0] == n0:
+            n = n.replace(attrs={**n.attrs, "shape": [batch] + list(n.attr("shape"))[1:]})
+        nodes.append(n)
+    out.nodes = nodes
+    try:
+        out.infer_shapes()
+        out.validate()
+    except UserError as exc:
+        raise UserError(f"cannot set the batch to {batch}: {exc}; use --input-shape") from None
+    return out
 
 
 def compile_model(model: str | Path | Graph, arch: Any = "a10_generic", *, opt_level: int = 2,

@@ -339,7 +339,7 @@ class Tiler:
             ktiles = [(g0 * kg + k, min(g0 * kg + k + tp.kt, (g0 + 1) * kg)) for g0 in range(geo.groups)
                       for k in range(0, kg, tp.kt)]
         else:
-            Kall = K if geo.whole_channels or pe.kind != "bypass" else pe.cin
+            Kall = pe.cin if pe.kind == "bypass" else geo.K     # channels of the PE array's output stream
             ktiles = [(k, min(k + tp.kt, Kall)) for k in range(0, Kall, tp.kt)]
         cg = geo.c_per_group if pe.kind == "conv" else 1
         cslices = [(c, min(c + tp.cslice, cg)) for c in range(0, cg, tp.cslice)] if tp.cslice else [(0, cg)]

@@ -20,5 +20,5 @@ def group_conv(g: Graph, ctx: PassContext) -> Graph:
     host = {k for p in get_plan(g).host or () for k in p.nodes}
     names = [n.name for n in g.nodes if n.op == "Conv" and int(n.attr("group", 1)) > 1 and n.name not in host]
     dw = sum(1 for n in g.nodes if n.name in names and int(n.attr("group")) == g.tensors[n.inputs[0]].shape[1])
-    out = with_plan(g, native_groups=frozenset(names))
+    out = with_plan(g, native_groups=get_plan(g).native_groups | frozenset(names))
     return note(out, f"{len(names)} grouped conv(s) native, {dw} of them depthwise" if names else "no grouped convs")

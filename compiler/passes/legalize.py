@@ -21,6 +21,7 @@ import numpy as np
 from compiler.frontend.folding import compact
 from compiler.ir import Graph, Node
 from compiler.passes import PassContext, note, register_pass
+from compiler.passes.plan import get_plan, with_plan
 from compiler.passes.rewrite import Rewriter, const_data, is_const, readers
 
 STRIDE_MAX = 15
@@ -327,6 +328,13 @@ def legalize(g: Graph, ctx: PassContext) -> Graph:
             break
         out = ed.finish()
     out, merged = _merge_affine(out)
+    # the depthwise convolutions legalize creates (per-channel scale and shift, average pooling) are one
+    # operator each: they run in depthwise mode at every -O level (group-conv concerns the model's own convs)
+    created = {n.name for n in out.nodes if n.op == "Conv" and n.name not in {m.name for m in g.nodes}
+               and int(n.attr("group", 1)) == out.tensors[n.inputs[0]].shape[1] > 1}
+    if created:
+        plan = get_plan(out)
+        out = with_plan(out, native_groups=plan.native_groups | created)
     parts = [f"{k} x{v}" for k, v in sorted(count.items())]
     if merged:
         parts.append(f"{merged} affine conv(s) merged into their producers")
