@@ -25,6 +25,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--round-episodes", type=int, default=100, help="RL episodes per iterative round")
     p.add_argument("--finetune-epochs", type=int, default=8, help="fine-tuning epochs after each compression")
     p.add_argument("--no-finetune-baselines", action="store_true", help="skip fine-tuning the one-shot picks")
+    p.add_argument("--no-cycle", action="store_true",
+                   help="skip compiling and cycle-simulating the picks (the overlay estimate is still reported)")
     p.add_argument("--out", required=True, help="directory for report.json and the accuracy plots")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_runtime_arguments(p, default_study="compress")
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     target = args.target_speedup if args.target_speedup is not None else args.target_compression
     if not target > 1.0:
         raise UserError(f"target {target}: give a ratio above 1 (e.g. --target-compression 5)")
-    cost = make_cost("overlay" if args.target_speedup is not None else "size", arch=args.arch)
+    overlay = make_cost("overlay", arch=args.arch)
+    cost = overlay if args.target_speedup is not None else make_cost("size")
     seed = trained_model(split=args.split) if args.model == "fsdd-lstm" else load_checkpoint(args.model)
     data = {p: load_fsdd(p, args.split, data_cfg(seed)) for p in ("train", "val", "test")}
     rep = run_compression(seed, data["train"], data["val"], data["test"], cost, target=target,
@@ -54,17 +57,19 @@ def run(args: argparse.Namespace) -> int:
                           finetune=TrainConfig(epochs=args.finetune_epochs, lr=1e-3),
                           finetune_baselines=not args.no_finetune_baselines, agent=AgentConfig(seed=opts.seed),
                           store=opts.store, study=opts.study, run_seed=opts.seed, resume=opts.resume,
-                          quiet=opts.quiet)
+                          quiet=opts.quiet, overlay=overlay, arch=None if args.no_cycle else overlay.arch)
     paths = write_report(rep, args.out)
     if args.json:
         print(json.dumps(rep.to_json(), indent=1))
         return 0
     print(f"dense: quick {rep.dense_quick:.1f} %, test {rep.dense_test:.1f} %, {rep.dense_params:,} params; "
           f"cost {rep.cost}, target {target:g}x")
-    print(f"{'method':16} {'ratio':>7} {'compr':>7} {'quick%':>7} {'test%':>7} {'ft test%':>8}")
+    print(f"{'method':16} {'compr':>7} {'speedup':>7} {'cyc-sp':>7} {'quick%':>7} {'test%':>7} {'ft test%':>8}")
     for p in rep.points:
         ft = "" if p.finetuned_test is None else f"{p.finetuned_test:.1f}"
-        print(f"{p.method:16} {p.ratio:7.2f} {p.compression:7.2f} {p.quick:7.1f} {p.test:7.1f} {ft:>8}")
+        sp = "" if p.speedup is None else f"{p.speedup:.2f}"
+        cs = "" if p.cycle_speedup is None else f"{p.cycle_speedup:.2f}"
+        print(f"{p.method:16} {p.compression:7.2f} {sp:>7} {cs:>7} {p.quick:7.1f} {p.test:7.1f} {ft:>8}")
     print("wrote " + ", ".join(map(str, paths)))
     return 0
 

@@ -34,6 +34,10 @@ class Point:
     quick: float
     test: float
     finetuned_test: float | None = None
+    speedup: float | None = None          # overlay estimate: dense latency / this latency
+    latency_s: float | None = None        # overlay estimate of this model
+    cycle_speedup: float | None = None    # compiled + cycle-simulated, for the picks only
+    cycle_latency_s: float | None = None
 
 
 @dataclass
@@ -43,6 +47,8 @@ class CompressionReport:
     dense_quick: float
     dense_test: float
     dense_params: int
+    dense_latency_s: float | None = None
+    dense_cycle: dict | None = None
     points: list[Point] = field(default_factory=list)
     rl_trials: list[dict] = field(default_factory=list)
     rounds: list[dict] = field(default_factory=list)
@@ -61,10 +67,16 @@ def run_compression(seed: SpeechModel, train_data: SpeechData, quick: SpeechData
                     round_episodes: int = 100, finetune: TrainConfig = TrainConfig(epochs=8, lr=1e-3),
                     finetune_baselines: bool = True, agent: AgentConfig = AgentConfig(), store: str | Path | None = None,
                     study: str = "compress", run_seed: int = 0, resume: bool = False,
-                    quiet: bool = True) -> CompressionReport:
+                    quiet: bool = True, overlay: CostModel | None = None, arch: Any = None,
+                    cycle_picks: bool = True) -> CompressionReport:
     """Uniform and energy (hand-picked) baselines, one RL search at `target`, then `rounds` iterative rounds whose
     cumulative targets grow geometrically up to `target` (0: no iterative run). Baselines and the RL pick are
-    fine-tuned like an iterative round when `finetune_baselines`."""
+    fine-tuned like an iterative round when `finetune_baselines`.
+
+    overlay: a latency cost model used to put an overlay speed-up next to every point (the search cost itself
+    when that is a latency cost); with `arch` and `cycle_picks`, the picks (RL, iterative rounds, the
+    equal-speed-up uniform point) are also compiled with their weights and cycle-simulated.
+    """
     t0 = time.perf_counter()
     rep = CompressionReport(cost.name, target, evaluate(seed, quick), evaluate(seed, test), seed.n_params())
     env = RankEnv(seed, quick, cost)
@@ -111,8 +123,33 @@ def run_compression(seed: SpeechModel, train_data: SpeechData, quick: SpeechData
             rep.points.append(Point(f"rl-iterative-{r.index}", r.ranks, r.ratio, r.compression, r.val_accuracy,
                                     r.test_accuracy, r.test_accuracy))
         rep.seconds["iterative"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    lat = overlay if overlay is not None else (cost if cost.unit == "s" else None)
+    if lat is not None:
+        rep.dense_latency_s = lat(seed.cfg, {}).value
+        for p in rep.points:
+            p.latency_s = lat(seed.cfg, p.ranks).value
+            p.speedup = rep.dense_latency_s / p.latency_s
+    if arch is not None and cycle_picks:
+        from nas.compression.cost import cycle_simulate
+
+        rep.dense_cycle = cycle_simulate(seed, arch)
+        picks = [p for p in rep.points if p.method.startswith("rl") or p.finetuned_test is not None]
+        for p in picks:
+            c = cycle_simulate(_shapes_only(seed, p.ranks), arch)
+            p.cycle_latency_s = c["latency_s"]
+            p.cycle_speedup = rep.dense_cycle["latency_s"] / c["latency_s"]
+    rep.seconds["overlay_costing"] = time.perf_counter() - t4
     rep.seconds["total"] = time.perf_counter() - t0
     return rep
+
+
+def _shapes_only(seed: SpeechModel, ranks: dict) -> SpeechModel:
+    """The seed truncated to `ranks`: the cycle model depends on shapes only, so the SVD weights of the seed
+    stand in for fine-tuned ones."""
+    from nas.compression.lowrank import compress
+
+    return compress(seed, ranks)
 
 
 def write_report(rep: CompressionReport, out: str | Path) -> list[Path]:
@@ -121,18 +158,20 @@ def write_report(rep: CompressionReport, out: str | Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(rep.to_json(), indent=1))
     paths = [out / "report.json", save_figure(plot_accuracy(rep, "compression"), out / "accuracy_vs_compression.png")]
-    if rep.cost != "size":
-        paths.append(save_figure(plot_accuracy(rep, "ratio"), out / "accuracy_vs_speedup.png"))
+    if rep.dense_latency_s is not None:
+        paths.append(save_figure(plot_accuracy(rep, "speedup"), out / "accuracy_vs_speedup.png"))
     return paths
 
 
 def plot_accuracy(rep: CompressionReport, x: str = "compression") -> Figure:
-    """Test accuracy against parameter compression (x='compression') or the cost ratio (x='ratio')."""
+    """Test accuracy against parameter compression (x='compression') or simulated overlay speed-up
+    (x='speedup'); the RL episodes (quick-eval accuracy) are drawn on the axis their search cost measured."""
     fig = Figure(figsize=(6.5, 4.6))
     ax = fig.add_subplot()
     styles = {"uniform": ("o-", "tab:blue"), "energy": ("s-", "tab:orange")}
     for method, (marker, colour) in styles.items():
-        pts = sorted((p for p in rep.points if p.method == method), key=lambda p: getattr(p, x))
+        pts = sorted((p for p in rep.points if p.method == method and getattr(p, x) is not None),
+                     key=lambda p: getattr(p, x))
         if pts:
             ax.plot([getattr(p, x) for p in pts], [p.test for p in pts], marker, color=colour, ms=4,
                     label=f"{method} (no fine-tuning)")
@@ -141,7 +180,7 @@ def plot_accuracy(rep: CompressionReport, x: str = "compression") -> Figure:
                 ax.plot([getattr(p, x) for p in ft], [p.finetuned_test for p in ft], marker[0], color=colour,
                         mfc="none", ms=8, label=f"{method}, fine-tuned")
     rl = [p for p in rep.points if p.method == "rl-oneshot"]
-    if rep.rl_trials and x == "ratio":
+    if rep.rl_trials and (x == "speedup") == (rep.cost != "size"):
         ax.scatter([t["ratio"] for t in rep.rl_trials], [t["quick"] for t in rep.rl_trials], s=6, color="#c0c0c0",
                    label="RL episodes (quick-eval accuracy)")
     for p in rl:
@@ -156,7 +195,7 @@ def plot_accuracy(rep: CompressionReport, x: str = "compression") -> Figure:
     ax.axhline(rep.dense_test, color="black", lw=0.8, ls="--", label=f"dense {rep.dense_test:.1f} %")
     ax.axhline(rep.dense_test - 1.0, color="black", lw=0.6, ls=":", label="dense - 1 point")
     ax.set_xscale("log")
-    ax.set_xlabel("parameter compression (x)" if x == "compression" else f"{rep.cost} cost ratio (speed-up, x)")
+    ax.set_xlabel("parameter compression (x)" if x == "compression" else "simulated overlay speed-up (x)")
     ax.set_ylabel("FSDD test accuracy (%)")
     ax.set_ylim(max(0.0, min([p.test for p in rep.points] + [rep.dense_test]) - 5), 100.5)
     ax.set_title(f"low-rank LSTM compression, target {rep.target:g}x ({rep.cost} cost)")

@@ -1,0 +1,60 @@
+"""Benchmark: one REINFORCE rank search of 200 episodes on the FSDD LSTM (target: under 15 minutes on 2 cores).
+
+Prints a table: seed-model preparation (train or cache load), environment setup (SVDs), the search itself with
+its per-episode time, the best feasible pick, and the machine load average (the machine is shared; read times
+against the load). Usage: `.venv/bin/python bench/bench_compression.py [--episodes 200] [--target 5]`.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from nas.compression.cost import SizeCost  # noqa: E402
+from nas.compression.search import RankEnv, RewardConfig, rl_search  # noqa: E402
+from workloads.speech.data import load_fsdd  # noqa: E402
+from workloads.speech.pretrained import trained_model  # noqa: E402
+from workloads.speech.train import evaluate  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--episodes", type=int, default=200)
+    ap.add_argument("--target", type=float, default=5.0, help="parameter-compression target of the reward")
+    ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    rows = []
+    t = time.perf_counter()
+    model = trained_model()
+    rows.append(("seed model (train or cached)", time.perf_counter() - t, f"{model.n_params():,} params"))
+    t = time.perf_counter()
+    quick = load_fsdd("val")
+    env = RankEnv(model, quick, SizeCost())
+    rows.append(("env setup (features, SVDs)", time.perf_counter() - t, f"quick-eval {evaluate(model, quick):.1f} %"))
+    with tempfile.TemporaryDirectory() as tmp:
+        t = time.perf_counter()
+        res = rl_search(env, RewardConfig(args.target), episodes=args.episodes, store=Path(tmp) / "b.db")
+        dt = time.perf_counter() - t
+    pick = res.best_or_greedy()
+    rows.append((f"RL search, {args.episodes} episodes", dt, f"{1e3 * dt / args.episodes:.0f} ms/episode"))
+    rows.append(("best pick", 0.0, f"{pick.compression:.2f}x params, quick-eval {pick.accuracy:.1f} %"))
+    load = os.getloadavg()
+    print(f"{'step':34} {'seconds':>9}  note")
+    for name, sec, note in rows:
+        print(f"{name:34} {sec:9.1f}  {note}")
+    import torch
+    print(f"target: search under 900 s on 2 cores -> {'met' if dt < 900 else 'NOT met'} ({dt:.0f} s); "
+          f"torch threads {torch.get_num_threads()}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
