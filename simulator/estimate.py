@@ -26,7 +26,6 @@ docs/simulator.md gives the comparison with the cycle model on every test networ
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from collections import OrderedDict
 from functools import lru_cache
