@@ -304,14 +304,15 @@ def _arch_key(arch) -> str:
 
 
 class Memo:
-    """A bounded least-recently-used map of group costs, keyed by (architecture, group geometry, tile plan)."""
+    """A bounded least-recently-used map (group costs keyed by architecture, group geometry and tile plan; whole
+    estimates keyed by architecture, level and graph structure)."""
 
     def __init__(self, size: int = MEMO_SIZE):
         self.size = size
-        self.data: OrderedDict[tuple, tuple[tuple[TileCost, ...], bool]] = OrderedDict()
+        self.data: OrderedDict[tuple, Any] = OrderedDict()
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, make) -> tuple[tuple[TileCost, ...], bool]:
+    def get(self, key: tuple, make) -> Any:
         v = self.data.get(key)
         if v is not None:
             self.hits += 1
@@ -329,6 +330,7 @@ class Memo:
 
 
 MEMO = Memo()
+GRAPH_MEMO = Memo(4096)
 
 
 def group_cost(arch, geo, tp, *, name: str, op: str, lane: int, batch: bool, native: bool = False,
@@ -365,15 +367,46 @@ def _sequence_time(arch, seq: Sequence[tuple[TileCost, bool]]) -> list[float]:
 
 
 # --- public API ----------------------------------------------------------------------------------------------------
-def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, network: str | None = None
-             ) -> Estimate:
-    """Per-layer and total cycles of `graph` on `arch` at optimisation level `opt_level` (no program built)."""
-    import time
+def graph_key(graph: Graph) -> tuple:
+    """Structural fingerprint of a graph: operators, attributes, wiring and shapes (not weight values, which do not
+    change timing). Equal keys plan to equal programs."""
+    t = graph.tensors
+    nodes = tuple((n.op, n.inputs, n.outputs, tuple(sorted((k, repr(v)) for k, v in n.attrs.items())))
+                  for n in graph.nodes)
+    shapes = tuple(sorted((k, v.shape, v.dtype, v.const) for k, v in t.items()))
+    return nodes, shapes, tuple(graph.inputs), tuple(graph.outputs)
 
-    from compiler.lowering.memory import resolve
+
+GRAPH_MEMO_SIZE = 4096
+
+
+def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, network: str | None = None,
+             memo: bool = True) -> Estimate:
+    """Per-layer and total cycles of `graph` on `arch` at optimisation level `opt_level` (no program built).
+
+    Group costs are memoised per (architecture, group geometry, tile plan); with `memo`, whole estimates are also
+    memoised per (architecture, level, `graph_key`), so a search that revisits a network pays once."""
     from hw_models.arch import Arch, load_arch
 
     a = arch if isinstance(arch, Arch) else load_arch(arch)
+    if not memo:
+        return _estimate(graph, a, opt_level, network)
+    key = (_arch_key(a), opt_level, graph_key(graph))
+    hit = GRAPH_MEMO.data.get(key)
+    if hit is not None:
+        GRAPH_MEMO.hits += 1
+        GRAPH_MEMO.data.move_to_end(key)
+        return Estimate(a, network or graph.name, hit.batch, hit.cycles, hit.layers, hit.host_partitions, 0.0,
+                        {"hits": 0, "misses": 0, "graph_hit": True})
+    est = GRAPH_MEMO.get(key, lambda: _estimate(graph, a, opt_level, network))
+    return est
+
+
+def _estimate(graph: Graph, a, opt_level: int, network: str | None) -> Estimate:
+    import time
+
+    from compiler.lowering.memory import resolve
+
     t0 = time.perf_counter()
     g2, plan, sched, geos, tiles = _planned(graph, a, opt_level)
     t_plan = time.perf_counter() - t0
@@ -446,8 +479,9 @@ def estimate_many(graph: Graph, archs: Iterable[Any], *, opt_level: int = 2) -> 
 
 
 def clear_memo() -> None:
-    """Drop the memoised group costs (tests and benchmarks measure cold runs with it)."""
+    """Drop the memoised group costs and whole estimates (tests and benchmarks measure cold runs with it)."""
     MEMO.clear()
+    GRAPH_MEMO.clear()
 
 
 __all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo"]

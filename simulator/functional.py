@@ -403,8 +403,11 @@ def _merge_lanes(dst: np.ndarray, vals: np.ndarray, cf: int, zfill: bool, cv: in
     become zero with `zfill` (masked writes, docs/isa.md section 5.7)."""
     n, c, rows, width = vals.shape
     blocks = dst.shape[1]
-    cur = np.ascontiguousarray(dst).view(vals.dtype).reshape(n, blocks, rows, width, cv)
-    full = cur.transpose(0, 1, 4, 2, 3).reshape(n, blocks * cv, rows, width).copy()
+    if cf == 0 and (zfill or c == blocks * cv):        # every lane is written: no need to read the old contents
+        full = np.zeros((n, blocks * cv, rows, width), dtype=vals.dtype)
+    else:
+        cur = np.ascontiguousarray(dst).view(vals.dtype).reshape(n, blocks, rows, width, cv)
+        full = cur.transpose(0, 1, 4, 2, 3).reshape(n, blocks * cv, rows, width).copy()
     full[:, cf:cf + c] = vals
     if zfill:
         full[:, cf + c:] = 0

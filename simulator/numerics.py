@@ -132,10 +132,9 @@ def pool(x: np.ndarray, kind: str, kh: int, kw: int, sy: int, sx: int, pt: int, 
     if kind == "max":
         fill = np.iinfo(np.int64).min if integer else -np.inf
         xp = pad_nchw(x.astype(np.int64 if integer else np.float32), pt, eb, pl, er, fill)
-        out = windows(xp, kh, kw, sy, sx, 1, 1, oh, ow).max(axis=(4, 5))
-        return out.astype(np.int8 if integer else np.float32)
+        return _taps(xp, kh, kw, sy, sx, oh, ow, np.maximum).astype(np.int8 if integer else np.float32)
     xp = pad_nchw(x.astype(np.int64 if integer else np.float32), pt, eb, pl, er, 0)
-    total = windows(xp, kh, kw, sy, sx, 1, 1, oh, ow).sum(axis=(4, 5))
+    total = _taps(xp, kh, kw, sy, sx, oh, ow, np.add)
     lo_r, hi_r = (-pt, h + pb) if incl_pad else (0, h)
     lo_c, hi_c = (-pl, w + pr) if incl_pad else (0, w)
     rows = np.array([_count(oy * sy - pt, kh, lo_r, hi_r) for oy in range(oh)], dtype=np.int64)
@@ -144,6 +143,16 @@ def pool(x: np.ndarray, kind: str, kh: int, kw: int, sy: int, sx: int, pt: int, 
     if integer:
         return np.clip(round_div(total, count[None, None]), -128, 127).astype(np.int8)
     return (total / count.astype(np.float32)).astype(np.float32)
+
+
+def _taps(xp: np.ndarray, kh: int, kw: int, sy: int, sx: int, oh: int, ow: int, op) -> np.ndarray:
+    """Reduce the kh x kw window taps with `op` (np.maximum / np.add), one strided slice per tap."""
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            v = xp[:, :, i:i + (oh - 1) * sy + 1:sy, j:j + (ow - 1) * sx + 1:sx]
+            out = v.copy() if out is None else op(out, v, out=out)
+    return out
 
 
 def _count(start: int, k: int, lo: int, hi: int) -> int:

@@ -1,0 +1,111 @@
+"""Simulator speed (issue 4 targets) in one table:
+
+- cycle-approximate simulation of GoogLeNet (a10_generic, -O2): < 2 s
+- fast estimate of ResNet-18: < 10 ms (cold: group memo and graph memo empty; warm: the same graph again; new
+  graph, same layers: another ResNet-18 object, group costs memoised)
+- functional FP32 ResNet-50 within 5x of onnxruntime (both single-threaded, steady state: onnxruntime session
+  built once, simulator image and decoded filters kept between runs)
+
+    .venv/bin/python bench/bench_sim.py [--repeat 5]
+
+Times are the best of `--repeat` runs (wall clock, this machine's noisy shared cores).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compiler.compile import compile_model  # noqa: E402
+from compiler.frontend import export_onnx  # noqa: E402
+from hw_models.arch import load_arch  # noqa: E402
+from simulator.demand import program_demands  # noqa: E402
+from simulator.estimate import clear_memo, estimate  # noqa: E402
+from simulator.functional import FunctionalSimulator  # noqa: E402
+from simulator.report import build_report  # noqa: E402
+from simulator.timing import simulate_timing  # noqa: E402
+from workloads.zoo import build_ir  # noqa: E402
+
+
+def best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args(argv)
+    rows: list[tuple[str, str, str, str]] = []
+    a10 = load_arch("a10_generic")
+
+    # cycle model
+    for name, opt in (("googlenet", 2), ("googlenet", 0), ("resnet50", 2), ("lstm_cell", 0)):
+        prog = compile_model(build_ir(name, weights="none"), a10, opt_level=opt).program
+
+        def cycle(prog=prog):
+            build_report(prog, simulate_timing(prog, program_demands(prog), events=False), energy=False)
+
+        t = best(cycle, args.repeat)
+        target = "< 2 s" if (name, opt) == ("googlenet", 2) else ""
+        rows.append((f"cycle model {name} -O{opt} ({len(prog.bundles)} bundles; report included)", f"{t * 1e3:.1f} ms",
+                     target, "ok" if not target or t < 2 else "MISSED"))
+
+    # fast estimate
+    for name in ("resnet18", "googlenet", "resnet50"):
+        g = build_ir(name, weights="none")
+
+        def cold(g=g):
+            clear_memo()
+            estimate(g, a10)
+
+        t_cold = best(cold, args.repeat)
+        estimate(g, a10)
+        t_warm = best(lambda g=g: estimate(g, a10), args.repeat)
+        t_layers = best(lambda g=g: estimate(g, a10, memo=False), args.repeat)
+        tgt = "< 10 ms" if name == "resnet18" else ""
+        rows.append((f"estimate {name}, cold", f"{t_cold * 1e3:.1f} ms", tgt,
+                     ("ok" if t_cold < 0.01 else "MISSED") if tgt else ""))
+        rows.append((f"estimate {name}, new graph with known layers (compiler planning only)",
+                     f"{t_layers * 1e3:.1f} ms", tgt, ("ok" if t_layers < 0.01 else "MISSED") if tgt else ""))
+        rows.append((f"estimate {name}, same graph again (graph memo)", f"{t_warm * 1e3:.3f} ms", tgt,
+                     ("ok" if t_warm < 0.01 else "MISSED") if tgt else ""))
+
+    # functional vs onnxruntime
+    import onnxruntime as ort
+
+    g = build_ir("resnet50", weights="random")
+    prog = compile_model(g, a10.with_changes(precision="fp32"), opt_level=2).program
+    x = {"x": np.random.default_rng(0).standard_normal((1, 3, 224, 224)).astype(np.float32)}
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(export_onnx(g).SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    sess.run(None, x)
+    t_ort = best(lambda: sess.run(None, x), args.repeat)
+    rows.append(("onnxruntime ResNet-50 (1 thread, session reused)", f"{t_ort * 1e3:.0f} ms", "", ""))
+    for acc in ("fp64", "fp32"):
+        sim = FunctionalSimulator(prog, accumulate=acc)
+        sim.run(x)
+        t = best(lambda sim=sim: sim.run(x), args.repeat)
+        label = "FP32 reference (float64 sums)" if acc == "fp64" else "fp32 accumulators"
+        rows.append((f"functional ResNet-50, {label}", f"{t * 1e3:.0f} ms = {t / t_ort:.1f}x onnxruntime",
+                     "< 5x", "ok" if t / t_ort < 5 else "MISSED"))
+
+    w = [max(len(r[i]) for r in rows) for i in range(4)]
+    print(f"{'measurement':<{w[0]}}  {'time':>{w[1]}}  {'target':<{w[2]}}  status")
+    for r in rows:
+        print(f"{r[0]:<{w[0]}}  {r[1]:>{w[1]}}  {r[2]:<{w[2]}}  {r[3]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
