@@ -1,0 +1,817 @@
+"""Architecture optimiser (`ovl arch optimize`): search overlay parameters for one or more networks on a device.
+
+    from hw_models.optimizer import NetworkCost, ArchSpace, Budget, optimize
+    cost = NetworkCost(graph)                       # one network, many architectures
+    cost.cycles(arch)                               # == simulator.estimate.estimate(graph, arch).cycles
+    res = optimize([graph], base_arch, budget=Budget.parse("dsp=1200"), time_limit=60, seed=0)
+    res.best.arch, res.front, res.rejections
+
+Cost model. `NetworkCost` is the simulator's memoised fast estimate (`simulator.estimate`) with one more level
+of memoisation: the compiler's planning (fusion, tiling, memory plan), which is 90% of an estimate's time, is
+shared by every architecture with the same *planning key*, i.e. the same values of every field the compiler's
+passes and lowering read. Fields they do not read (`PLAN_FREE_FIELDS`: clock, DDR timing, lanes, PE
+interleaving, DSP limit, exit FIFO depth, auxiliary-kernel widths) vary without re-planning; per-group tile
+costs come from `simulator.estimate.group_cost` and the total from the estimate's own closed form, so the result
+equals `estimate(graph, arch).cycles` exactly (tests/hw_models/test_optimizer.py checks it on random
+architectures).
+
+Search. `ArchSpace` lists the values of each searched parameter; a candidate is one value per parameter. The
+optimiser starts from the base architecture and random candidates, then mutates the best and the Pareto front
+(throughput against area) one or two parameters at a time. Every candidate is checked in this order and, when
+rejected, the reason is recorded: the architecture's legality rules (`hw_models.arch.legality_errors`: the rule
+and the legal values), the device (`hw_models.area`: resource, need, capacity), the `--budget` (resource, need,
+limit), and host fallback (a disabled auxiliary kernel would send a model's nodes to the host CPU, whose time the
+estimate does not count). It stops at the time limit, at `max_candidates`, or when the space is exhausted.
+docs/optimizer.md has the derivations and the GoogLeNet result.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from compiler.errors import ArchError, UserError
+from compiler.ir import Graph
+from hw_models.arch import Arch, arch_from_dict, devices, legality_errors, load_arch
+
+# --- one network on many architectures ------------------------------------------------------------------------
+#: Architecture fields that no compiler pass or lowering step reads (checked by grep and by the equality test);
+#: architectures differing only in these share one compiler plan.
+PLAN_FREE_FIELDS = ("name", "description", "notes", "clock_mhz", "ddr.bandwidth_gbs", "ddr.latency_ns",
+                    "ddr.efficiency", "pe_array.lanes", "pe_array.interleave_features",
+                    "pe_array.interleave_filters", "pe_array.dsp_limit", "pe_array.exit_fifo_depth",
+                    "aux.*.k_vector")
+
+
+def planning_key(arch: Arch) -> str:
+    """JSON of the architecture without `PLAN_FREE_FIELDS`: equal keys give equal compiler plans."""
+    d = arch.model_dump(mode="json")
+    for f in PLAN_FREE_FIELDS:
+        *path, leaf = f.split(".")
+        targets = [d]
+        for p in path:
+            targets = [t[k] for t in targets for k in (t if p == "*" else [p])]
+        for t in targets:
+            t.pop(leaf, None)
+    return json.dumps(d, sort_keys=True)
+
+
+@dataclass
+class _Planned:
+    units: list        # (geo, tile plan, name, op, lane offset, native, reads, out root) per group; None = host
+    batch: bool
+    double_buffer: bool
+    host_reasons: tuple[str, ...] = ()   # why each host node is there (the compiler's own words)
+
+
+class NetworkCost:
+    """Latency of one graph on many architectures, equal to `simulator.estimate.estimate(graph, arch).cycles`.
+
+    Plans are memoised per planning key (at most `max_plans`, least recently used dropped); tile costs by the
+    simulator's own group memo. `host_partitions(arch)` counts the partitions the compiler sends to the host.
+    """
+
+    def __init__(self, graph: Graph, *, opt_level: int = 2, name: str | None = None, max_plans: int = 512):
+        self.graph = graph
+        self.opt_level = opt_level
+        self.name = name or graph.name
+        self.max_plans = max_plans
+        self._plans: dict[str, _Planned] = {}
+        self.plans_made = 0
+        self.plan_seconds = 0.0
+
+    def _plan(self, arch: Arch) -> _Planned:
+        key = planning_key(arch)
+        p = self._plans.pop(key, None)
+        if p is None:
+            p = self._make_plan(arch)
+            if len(self._plans) >= self.max_plans:
+                self._plans.pop(next(iter(self._plans)))
+        self._plans[key] = p
+        return p
+
+    def _make_plan(self, arch: Arch) -> _Planned:
+        from compiler.lowering.memory import resolve
+        from simulator.estimate import _kind, _planned
+
+        t0 = time.perf_counter()
+        g2, plan, sched, geos, tiles = _planned(self.graph, arch, self.opt_level)
+        units: list = []
+        for u in sched.units:
+            if u.kind == "host":
+                units.append(None)
+                continue
+            geo, tp = geos[u.name], tiles[u.name]
+            out_loc = resolve(u.group.output, sched.windows)
+            native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
+            reads = frozenset(resolve(t, sched.windows).root for t in u.reads)
+            units.append((geo, tp, u.name, _kind(geo), out_loc.c, native, reads, out_loc.root))
+        reasons = tuple(r for part in plan.host or () for r in part.reasons.values())
+        self.plans_made += 1
+        self.plan_seconds += time.perf_counter() - t0
+        return _Planned(units, plan.batch, plan.double_buffer, reasons)
+
+    def host_partitions(self, arch: Arch) -> int:
+        return sum(1 for u in self._plan(arch).units if u is None)
+
+    def host_reasons(self, arch: Arch) -> tuple[str, ...]:
+        """The compiler's reason for every node it sends to the host under `arch`."""
+        return self._plan(arch).host_reasons
+
+    def cycles(self, arch: Arch) -> float:
+        """Cycles of one inference (the batch of the graph's input), as `simulator.estimate.estimate`."""
+        from simulator.estimate import _sequence_time, group_cost
+        from simulator.report import KIND_OPS
+
+        p = self._plan(arch)
+        db = p.double_buffer and arch.stream_buffer.banks > 1
+        cv = arch.pe_array.c_vector
+        prev_writes: frozenset[str] = frozenset()
+        after_host = True
+        seq = []
+        for u in p.units:
+            if u is None:
+                after_host, prev_writes = True, frozenset()
+                continue
+            geo, tp, name, kind, c_off, native, reads, root = u
+            gc = group_cost(arch, geo, tp, name=name, op=KIND_OPS.get(kind, kind), lane=c_off % cv,
+                            batch=p.batch, native=native)
+            first_wait = (not db) or after_host or bool(reads & prev_writes)
+            for j, t in enumerate(gc.tiles):
+                wait = (not db) or (first_wait if j == 0 else (t.psum_in and gc.tiles[j - 1].psum_out))
+                seq.append((t, wait))
+            prev_writes = frozenset({f"{name}/psum" if gc.tiles and gc.tiles[-1].psum_out else root})
+            after_host = False
+        return float(sum(_sequence_time(arch, seq)))
+
+    def seconds(self, arch: Arch) -> float:
+        return self.cycles(arch) / arch.clock_hz
+
+
+# --- area -------------------------------------------------------------------------------------------------------
+AREA_RESOURCES = ("alms", "dsps", "mem_blocks")
+
+
+def area_fraction(arch: Arch) -> float:
+    """The area objective: the mean fraction of the device's ALMs, DSP blocks and block RAMs the overlay uses
+    (`hw_models.area.estimate_area`). A device-relative stand-in for silicon area: no per-resource mm2 figures
+    for Arria 10 are published."""
+    from hw_models.area import estimate_area
+
+    u = estimate_area(arch).utilisation()
+    return float(sum(u[r] for r in AREA_RESOURCES) / len(AREA_RESOURCES))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Resource limits below the device's capacity (None: the device's)."""
+
+    alms: int | None = None
+    dsps: int | None = None
+    mem_blocks: int | None = None
+
+    _KEYS = {"alm": "alms", "alms": "alms", "dsp": "dsps", "dsps": "dsps", "m20k": "mem_blocks",
+             "m20ks": "mem_blocks", "m10k": "mem_blocks", "bram": "mem_blocks", "mem": "mem_blocks",
+             "mem_blocks": "mem_blocks"}
+
+    @classmethod
+    def parse(cls, text: str | None, device: str) -> "Budget":
+        """`dsp=1200,alm=300000,m20k=2000`; a value may be a percentage of the device (`dsp=80%`)."""
+        if not text:
+            return cls()
+        dev = devices()[device]
+        cap = {"alms": dev.alms, "dsps": dev.dsps, "mem_blocks": dev.memory_blocks}
+        out: dict[str, int] = {}
+        for part in text.split(","):
+            key, sep, val = part.partition("=")
+            field_name = cls._KEYS.get(key.strip().lower())
+            if not sep or field_name is None:
+                raise UserError(f"--budget '{part}': expected RESOURCE=VALUE with RESOURCE one of dsp, alm, m20k "
+                                "(e.g. --budget dsp=1200,m20k=2000 or dsp=80%)")
+            val = val.strip()
+            try:
+                n = cap[field_name] * float(val[:-1]) / 100 if val.endswith("%") else float(val)
+            except ValueError:
+                raise UserError(f"--budget '{part}': '{val}' is not a number or percentage") from None
+            if not n > 0:
+                raise UserError(f"--budget '{part}': the limit must be positive")
+            out[field_name] = int(n)
+        return cls(**out)
+
+    def overflows(self, report) -> list[tuple[str, str]]:
+        """(category, message) per resource over the budget."""
+        out = []
+        for r, label in (("alms", "ALMs"), ("dsps", "DSP blocks"), ("mem_blocks", f"{report.mem_kind.upper()} blocks")):
+            lim = getattr(self, r)
+            need = getattr(report.total, r)
+            if lim is not None and need > lim:
+                out.append((f"over budget: {label}", f"{label}: need {need:,}, budget {lim:,}"))
+        return out
+
+    def describe(self) -> str:
+        parts = [f"{k}={v:,}" for k, v in (("alm", self.alms), ("dsp", self.dsps), ("m20k", self.mem_blocks))
+                 if v is not None]
+        return ", ".join(parts) if parts else "the whole device"
+
+
+# --- the search space -------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Param:
+    """One searched parameter: the dotted fields it sets together and the values it takes, in order (a mutation
+    moves to a neighbouring value)."""
+
+    name: str
+    keys: tuple[str, ...]
+    values: tuple[tuple[Any, ...], ...]
+
+    def label(self, i: int) -> str:
+        v = self.values[i]
+        return str(v[0]) if len(v) == 1 else "/".join(str(x) for x in v)
+
+
+PE_MODES = ((False, 1), (False, 2), (True, 2), (True, 4), (True, 6))   # (winograd, q_vector)
+AUX_SEARCHED = ("activation", "pool", "lrn", "eltwise")
+AUX_OPTIONAL = ("pool", "lrn", "softmax", "depth_to_space")
+
+
+@dataclass(frozen=True)
+class ArchSpace:
+    """Base architecture plus the searched parameters; a candidate is a tuple of value indices."""
+
+    base: Arch
+    params: tuple[Param, ...]
+
+    @classmethod
+    def default(cls, base: Arch, *, precisions: Sequence[str] | None = None) -> "ArchSpace":
+        """The optimiser's default space around `base` (device, clock, DDR and the parameters not listed kept)."""
+        combos = tuple(tuple(c) for c in devices()[base.device].interleave)
+        ks = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256)
+        params = [
+            Param("precision", ("precision",), tuple((p,) for p in (precisions or (base.precision,)))),
+            Param("c_vector", ("pe_array.c_vector",), ((4,), (8,), (16,), (32,), (64,))),
+            Param("k_vector", ("pe_array.k_vector",), tuple((k,) for k in ks)),
+            Param("lanes", ("pe_array.lanes",), ((1,), (2,), (4,))),
+            Param("pe_mode", ("pe_array.winograd", "pe_array.q_vector"), PE_MODES),
+            Param("interleave", ("pe_array.interleave_features", "pe_array.interleave_filters"), combos),
+            Param("stream_buffer", ("stream_buffer.depth",), tuple((1 << e,) for e in range(11, 18))),
+            Param("filter_cache", ("filter_cache.depth",), ((128,), (256,), (512,), (1024,), (2048,), (4096,))),
+        ]
+        params += [Param(f"aux.{a}.k_vector", (f"aux.{a}.k_vector",), ((4,), (8,), (16,), (32,), (64,)))
+                   for a in AUX_SEARCHED]
+        params += [Param(f"aux.{a}.enabled", (f"aux.{a}.enabled",), ((True,), (False,))) for a in AUX_OPTIONAL]
+        return cls(base, tuple(params))
+
+    @property
+    def size(self) -> int:
+        return math.prod(len(p.values) for p in self.params)
+
+    def changes(self, genome: Sequence[int]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for p, i in zip(self.params, genome):
+            out.update(zip(p.keys, p.values[i]))
+        return out
+
+    def nearest(self, arch: Arch) -> tuple[int, ...]:
+        """The candidate closest to `arch` (exact where its values are in the space)."""
+        d = arch.model_dump()
+        genome = []
+        for p in self.params:
+            cur = tuple(_get(d, k) for k in p.keys)
+            dist = [sum(0 if a == b else (abs(a - b) / max(abs(a), abs(b), 1) if isinstance(a, (int, float))
+                                          and not isinstance(a, bool) else 1) for a, b in zip(cur, v))
+                    for v in p.values]
+            genome.append(int(np.argmin(dist)))
+        return tuple(genome)
+
+    def random(self, rng: np.random.Generator) -> tuple[int, ...]:
+        return tuple(int(rng.integers(len(p.values))) for p in self.params)
+
+    def plan_free(self) -> tuple[int, ...]:
+        """Indices of the parameters that set only `PLAN_FREE_FIELDS` (no re-planning when they change)."""
+        def free(key: str) -> bool:
+            return key in PLAN_FREE_FIELDS or (key.startswith("aux.") and key.endswith(".k_vector"))
+        return tuple(i for i, p in enumerate(self.params) if all(free(k) for k in p.keys))
+
+    def mutate(self, genome: Sequence[int], rng: np.random.Generator, n: int = 1,
+               only: Sequence[int] | None = None) -> tuple[int, ...]:
+        g = list(genome)
+        movable = [i for i, p in enumerate(self.params) if len(p.values) > 1 and (only is None or i in only)]
+        for i in rng.choice(movable, size=min(n, len(movable)), replace=False):
+            m = len(self.params[i].values)
+            if rng.random() < 0.7:
+                g[i] = int(np.clip(g[i] + (1 if rng.random() < 0.5 else -1), 0, m - 1))
+            else:
+                g[i] = int(rng.integers(m))
+        return tuple(g)
+
+    def describe(self, genome: Sequence[int]) -> dict[str, str]:
+        return {p.name: p.label(i) for p, i in zip(self.params, genome)}
+
+
+def _get(d: dict, dotted: str) -> Any:
+    for k in dotted.split("."):
+        d = d[k]
+    return d
+
+
+def _set(d: dict, dotted: str, value: Any) -> None:
+    *path, leaf = dotted.split(".")
+    for k in path:
+        d = d[k]
+    d[leaf] = value
+
+
+# --- evaluation ---------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Evaluated:
+    """One candidate: `status` ok | rejected; `category` and `reason` say why a rejected one was rejected."""
+
+    genome: tuple[int, ...]
+    status: str
+    arch: Arch | None = None
+    fps: tuple[float, ...] = ()
+    throughput: float = 0.0          # geometric mean of the models' inferences per second
+    area: float = 0.0                # area_fraction
+    resources: dict[str, int] = field(default_factory=dict)
+    category: str = ""
+    reason: str = ""
+
+    @property
+    def perf_per_area(self) -> float:
+        return self.throughput / self.area if self.area else 0.0
+
+    def objective(self, kind: str) -> float:
+        return self.throughput if kind == "throughput" else self.perf_per_area
+
+
+OBJECTIVES = ("throughput", "perf-per-area")
+
+
+class Evaluator:
+    """Checks and estimates candidates of an `ArchSpace` against a list of networks within a budget."""
+
+    def __init__(self, space: ArchSpace, graphs: Sequence[Graph], budget: Budget = Budget(), *, opt_level: int = 2):
+        self.space = space
+        self.costs = [NetworkCost(g, opt_level=opt_level) for g in graphs]
+        self.budget = budget
+        self.batches = [_batch(g) for g in graphs]
+        full = space.base.model_dump()
+        for a in AUX_OPTIONAL:
+            full["aux"][a]["enabled"] = True
+        full = arch_from_dict(full, "base with every auxiliary kernel")
+        self._host_base = [c.host_partitions(full) for c in self.costs]
+        # auxiliary kernels a network needs: disabling one alone sends nodes to the host (checked once here, so
+        # candidates without it are rejected before any planning; the plan of every estimated candidate is
+        # checked again below)
+        self.required: dict[str, str] = {}
+        for a in AUX_OPTIONAL:
+            one = full.with_changes(**{f"aux.{a}.enabled": False})
+            for c, h0 in zip(self.costs, self._host_base):
+                if c.host_partitions(one) > h0:
+                    reason = next(iter(set(c.host_reasons(one)) - set(c.host_reasons(full))), "")
+                    self.required[a] = f"{c.name} needs aux.{a}: {reason}".rstrip(": ")
+                    break
+
+    def build(self, genome: Sequence[int]) -> Arch | Evaluated:
+        d = self.space.base.model_dump()
+        for k, v in self.space.changes(genome).items():
+            _set(d, k, v)
+        d["name"] = "candidate"
+        try:
+            return arch_from_dict(d, "candidate")
+        except ArchError as exc:
+            msg = str(exc).removeprefix("architecture candidate: ")
+            first = msg.split(" | ")[0].split(";")[0]
+            fld = first.split(" = ")[0].strip()
+            rule = first.split(": ", 1)[1].split(";")[0] if ": " in first else ""
+            rule = rule.split(" (")[0] if rule.startswith("must") else "value not legal"
+            return Evaluated(tuple(genome), "rejected", category=f"illegal: {fld} {rule}", reason=msg)
+
+    def __call__(self, genome: Sequence[int]) -> Evaluated:
+        from hw_models.area import estimate_area
+
+        genome = tuple(genome)
+        arch = self.build(genome)
+        if isinstance(arch, Evaluated):
+            return arch
+        rep = estimate_area(arch)
+        res = {r: int(getattr(rep.total, r)) for r in ("alms", "dsps", "mem_blocks", "registers")}
+        over = rep.overflows()
+        if over:
+            cat = "does not fit the device: " + ", ".join(o.split(":")[0] for o in over)
+            return Evaluated(genome, "rejected", arch, resources=res, category=cat, reason="; ".join(over))
+        budget = self.budget.overflows(rep)
+        if budget:
+            return Evaluated(genome, "rejected", arch, resources=res,
+                             category=", ".join(c for c, _ in budget), reason="; ".join(m for _, m in budget))
+        for a, why in self.required.items():
+            if not getattr(arch.aux, a).enabled:
+                return Evaluated(genome, "rejected", arch, resources=res, category=f"host fallback: aux.{a} disabled",
+                                 reason=f"{why} (the estimate does not count host time)")
+        for c, h0 in zip(self.costs, self._host_base):
+            if c.host_partitions(arch) > h0:
+                why = sorted(set(c.host_reasons(arch)))
+                return Evaluated(genome, "rejected", arch, resources=res, category="host fallback",
+                                 reason=f"{c.name}: {'; '.join(why)} (the estimate does not count host time)")
+        fps = tuple(b / c.seconds(arch) for c, b in zip(self.costs, self.batches))
+        thr = float(np.exp(np.mean(np.log(fps))))
+        u = rep.utilisation()
+        area = float(sum(u[r] for r in AREA_RESOURCES) / len(AREA_RESOURCES))
+        return Evaluated(genome, "ok", arch, fps, thr, area, res)
+
+    def planning_key(self, genome: Sequence[int]) -> str | None:
+        arch = self.build(genome)
+        return None if isinstance(arch, Evaluated) else planning_key(arch)
+
+
+def _batch(g: Graph) -> int:
+    if g.inputs:
+        shape = g.tensors[g.inputs[0]].shape
+        if len(shape) == 4:
+            return int(shape[0])
+    return 1
+
+
+def _overflow(e: Evaluated, ev: Evaluator) -> float:
+    """How far a rejected candidate is from fitting: its largest need / limit over the resources."""
+    dev = e.arch.device_info
+    lim = {"alms": ev.budget.alms or dev.alms, "dsps": ev.budget.dsps or dev.dsps,
+           "mem_blocks": ev.budget.mem_blocks or dev.memory_blocks}
+    return max(e.resources.get(r, 0) / lim[r] for r in lim) if e.resources else math.inf
+
+
+# --- Pareto front ----------------------------------------------------------------------------------------------
+def pareto_front(points: Sequence[Evaluated]) -> list[Evaluated]:
+    """Candidates not dominated in (throughput max, area min), by increasing area."""
+    pts = sorted(points, key=lambda e: (e.area, -e.throughput))
+    out: list[Evaluated] = []
+    best = -math.inf
+    for e in pts:
+        if e.throughput > best:
+            out.append(e)
+            best = e.throughput
+    return out
+
+
+# --- the optimiser -----------------------------------------------------------------------------------------------
+@dataclass
+class OptimizeResult:
+    best: Evaluated | None
+    base: Evaluated
+    front: list[Evaluated]
+    evaluated: int                  # candidates estimated against the networks
+    considered: int                 # evaluated + rejected
+    rejections: dict[str, list]     # category -> [count, example reason, example candidate]
+    seconds: float
+    cpu_seconds: float
+    stop_reason: str
+    plans: int
+    objective: str
+    space: ArchSpace
+    models: tuple[str, ...]
+    history: list[tuple[int, float]] = field(default_factory=list)   # (considered, best objective) improvements
+
+    def to_json(self) -> dict[str, Any]:
+        def ev(e: Evaluated | None) -> dict[str, Any] | None:
+            if e is None:
+                return None
+            return {"parameters": self.space.describe(e.genome), "fps": dict(zip(self.models, e.fps)),
+                    "throughput": e.throughput, "area": e.area, "perf_per_area": e.perf_per_area,
+                    "resources": e.resources}
+        return {"objective": self.objective, "models": list(self.models), "best": ev(self.best), "base": ev(self.base),
+                "front": [ev(e) for e in self.front], "evaluated": self.evaluated, "considered": self.considered,
+                "rejections": {k: {"count": v[0], "example": v[1]} for k, v in self.rejections.items()},
+                "seconds": self.seconds, "cpu_seconds": self.cpu_seconds, "stop_reason": self.stop_reason,
+                "plans": self.plans, "space_size": self.space.size}
+
+
+def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), objective: str = "throughput",
+             time_limit: float = 60.0, max_candidates: int | None = None, seed: int = 0,
+             precisions: Sequence[str] | None = None, space: ArchSpace | None = None, initial: int = 32,
+             inner: int = 6, progress: Callable[[int, int, float], None] | None = None, opt_level: int = 2) -> OptimizeResult:
+    """Search `space` (default `ArchSpace.default(base)`) for the best architecture for `graphs`.
+
+    Each newly planned structure (a new planning key) is followed by `inner` variants that change only
+    plan-free parameters (lanes, interleaving, aux widths), which cost a few milliseconds instead of a plan.
+    Stops at `time_limit` seconds (checked between candidates; one candidate costs at most one compiler plan per
+    network, well under a second), after `max_candidates` candidates, or when every candidate was seen. With
+    `max_candidates` reached before the time limit the result depends only on `seed`.
+    """
+    if objective not in OBJECTIVES:
+        raise UserError(f"--objective {objective!r}: choose {' or '.join(OBJECTIVES)}")
+    if not graphs:
+        raise UserError("give at least one model (--model)")
+    if time_limit <= 0:
+        raise UserError(f"--time-limit {time_limit}: give a positive number of seconds")
+    t0, c0 = time.perf_counter(), time.process_time()
+    space = space or ArchSpace.default(base, precisions=precisions)
+    ev = Evaluator(space, graphs, budget, opt_level=opt_level)
+    rng = np.random.default_rng(seed)
+    seen: dict[tuple[int, ...], Evaluated] = {}
+    ok: list[Evaluated] = []
+    rejections: dict[str, list] = {}
+    history: list[tuple[int, float]] = []
+    best: Evaluated | None = None
+    base_genome = space.nearest(base)
+    queue = [base_genome] + [space.mutate(base_genome, rng, n=2 + int(rng.integers(3))) if k % 2 else
+                             space.random(rng) for k in range(initial)]
+    cheap = space.plan_free()
+    keys_seen: set[str] = set()
+    stop = "space exhausted"
+    dup_run = 0
+    limit = max_candidates if max_candidates is not None else math.inf
+
+    def score(e: Evaluated) -> float:
+        return e.objective(objective)
+
+    while True:
+        if len(seen) >= limit:
+            stop = f"max candidates ({max_candidates:,}) reached"
+            break
+        if time.perf_counter() - t0 >= time_limit:
+            stop = f"time limit ({time_limit:g} s) reached"
+            break
+        if len(seen) >= space.size:
+            break
+        if queue:
+            g = queue.pop(0)
+        elif not ok:     # nothing accepted yet: shrink the legal candidate that overflowed least
+            legal = [e for e in seen.values() if e.arch is not None]
+            if not legal or rng.random() < 0.2:
+                g = space.random(rng)
+            else:
+                parent = min(legal[-64:], key=lambda e: e.area if e.area else _overflow(e, ev))
+                g = space.mutate(parent.genome, rng, n=1 + int(rng.integers(2)))
+        elif rng.random() < 0.1:
+            g = space.random(rng)
+        else:
+            if rng.random() < 0.3:
+                front = pareto_front(ok)
+                parent = front[int(rng.integers(len(front)))]
+            else:
+                top = sorted(ok, key=score, reverse=True)[:8]
+                parent = top[int(rng.integers(len(top)))]
+            g = space.mutate(parent.genome, rng, n=1 if rng.random() < 0.6 else 2)
+        if g in seen:
+            dup_run += 1
+            if dup_run > 2000:          # the neighbourhoods are exhausted: fall back to random candidates
+                queue.append(space.random(rng))
+            continue
+        dup_run = 0
+        e = ev(g)
+        seen[g] = e
+        if e.status == "ok":
+            ok.append(e)
+            key = planning_key(e.arch)
+            if key not in keys_seen and cheap:      # a new compiler plan: try variants that reuse it
+                keys_seen.add(key)
+                queue.extend(space.mutate(g, rng, n=1 + int(rng.integers(2)), only=cheap)
+                             for _ in range(inner))
+            if best is None or score(e) > score(best):
+                best = e
+                history.append((len(seen), score(e)))
+        else:
+            r = rejections.setdefault(e.category, [0, e.reason, space.describe(g)])
+            r[0] += 1
+        if progress:
+            progress(len(seen), len(ok), time.perf_counter() - t0)
+    base_eval = seen.get(base_genome) or ev(base_genome)
+    return OptimizeResult(best, base_eval, pareto_front(ok), len(ok), len(seen), rejections,
+                          time.perf_counter() - t0, time.process_time() - c0, stop,
+                          sum(c.plans_made for c in ev.costs), objective, space, tuple(c.name for c in ev.costs),
+                          history)
+
+
+# --- output -------------------------------------------------------------------------------------------------------
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def arch_to_toml(arch: Arch, header: Iterable[str] = ()) -> str:
+    """The architecture as a TOML file `load_arch` reads back to an equal `Arch` (comment lines first)."""
+    d = arch.model_dump(mode="json")
+    lines = [f"# {h}" if h else "#" for h in header]
+    tables: list[tuple[str, dict]] = []
+
+    def emit(prefix: str, obj: dict) -> None:
+        scalars = {k: v for k, v in obj.items() if not isinstance(v, dict)}
+        if prefix:
+            tables.append((prefix, scalars))
+        else:
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
+        for k, v in obj.items():
+            if isinstance(v, dict):
+                emit(f"{prefix}.{k}" if prefix else k, v)
+
+    emit("", d)
+    for name, scalars in tables:
+        if scalars:
+            lines += ["", f"[{name}]"] + [f"{k} = {_toml_value(v)}" for k, v in scalars.items()]
+    return "\n".join(lines) + "\n"
+
+
+def _short(space: ArchSpace, e: Evaluated) -> str:
+    d = space.describe(e.genome)
+    a = e.arch
+    pe = a.pe_array
+    mode = f"wino F({pe.q_vector},3)" if pe.winograd else f"q={pe.q_vector}"
+    off = [x for x in AUX_OPTIONAL if not getattr(a.aux, x).enabled]
+    return (f"{a.precision} {pe.k_vector}x{pe.c_vector}x{pe.lanes} {mode} sb={a.stream_buffer.depth} "
+            f"fc={a.filter_cache.depth} act/pool/elt={d['aux.activation.k_vector']}/{d['aux.pool.k_vector']}/"
+            f"{d['aux.eltwise.k_vector']}" + (f" off:{','.join(off)}" if off else ""))
+
+
+def front_table(res: OptimizeResult) -> str:
+    """The Pareto front (throughput against area), one row per architecture, smallest first."""
+    models = res.models
+    head = ["area %", *(f"{m} fps" for m in models)] + (["geo-mean fps"] if len(models) > 1 else []) + \
+        ["fps/area%", "ALMs", "DSPs", "M20Ks", "parameters (precision k x c x lanes, mode, depths, aux widths)"]
+    rows = []
+    for e in res.front:
+        marker = " *" if res.best is not None and e.genome == res.best.genome else ""
+        rows.append([f"{100 * e.area:.1f}", *(f"{f:,.1f}" for f in e.fps)]
+                    + ([f"{e.throughput:,.1f}"] if len(models) > 1 else [])
+                    + [f"{e.perf_per_area / 100:,.1f}", f"{e.resources['alms']:,}", f"{e.resources['dsps']:,}",
+                       f"{e.resources['mem_blocks']:,}", _short(res.space, e) + marker])
+    widths = [max(len(r[i]) for r in [head] + rows) for i in range(len(head))]
+    fmt = lambda r: "  ".join(c.rjust(w) if i < len(r) - 1 else c for i, (c, w) in enumerate(zip(r, widths)))  # noqa
+    return "\n".join([fmt(head), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
+
+
+def summary(res: OptimizeResult) -> str:
+    lines = [f"searched {res.considered:,} candidate architectures in {res.seconds:.1f} s "
+             f"({res.cpu_seconds:.1f} s CPU): {res.evaluated:,} estimated against {len(res.models)} network(s), "
+             f"{res.considered - res.evaluated:,} rejected; {res.plans} compiler plan(s); stopped: {res.stop_reason}",
+             f"rate: {60 * res.considered / max(res.seconds, 1e-9):,.0f} candidates/min "
+             f"({60 * res.evaluated / max(res.seconds, 1e-9):,.0f} estimated/min) wall, "
+             f"{60 * res.evaluated / max(res.cpu_seconds, 1e-9):,.0f} estimated per CPU-minute"]
+    b = res.base
+    if b.status == "ok":
+        lines.append(f"base architecture: {', '.join(f'{m} {f:,.1f} fps' for m, f in zip(res.models, b.fps))}, "
+                     f"area {100 * b.area:.1f}%")
+    else:
+        lines.append(f"base architecture rejected: {b.reason}")
+    if res.best is None:
+        lines.append("no candidate was accepted; see the rejections below")
+    else:
+        e = res.best
+        lines.append(f"best ({res.objective}): {', '.join(f'{m} {f:,.1f} fps' for m, f in zip(res.models, e.fps))}, "
+                     f"area {100 * e.area:.1f}% ({e.resources['dsps']:,} DSPs, {e.resources['mem_blocks']:,} "
+                     f"M20Ks, {e.resources['alms']:,} ALMs): {_short(res.space, e)}")
+    if res.rejections:
+        lines.append("rejected candidates, by reason (count: example):")
+        for cat, (n, reason, _) in sorted(res.rejections.items(), key=lambda kv: -kv[1][0]):
+            lines.append(f"  {n:7,d}  {cat}  (e.g. {reason})")
+    return "\n".join(lines)
+
+
+# --- command line -------------------------------------------------------------------------------------------------
+def configure_optimize(p: argparse.ArgumentParser) -> None:
+    p.description = ("Search overlay parameters (precision, k/c vectors, lanes, Winograd, buffer depths, aux widths "
+                     "and kernels) for one or more networks within a device or budget, using the simulator's fast "
+                     "estimate; write the best architecture and print the Pareto front.")
+    p.add_argument("--model", nargs="+", required=True, metavar="MODEL",
+                   help="ONNX files, or network names of `ovl zoo list` (built directly)")
+    p.add_argument("--device", default=None, help="device key of hw_models/devices.toml (default: the base's)")
+    p.add_argument("--base", default="a10_generic",
+                   help="architecture whose other fields (clock, DDR, config network) the candidates keep")
+    p.add_argument("--budget", default=None, help="resource limits, e.g. dsp=1200,alm=300000,m20k=2000 or dsp=80%%")
+    p.add_argument("--objective", choices=OBJECTIVES, default="throughput",
+                   help="maximise the geometric-mean fps, or fps per area fraction (default throughput)")
+    p.add_argument("--time-limit", type=float, default=60.0, help="seconds of search (default 60); always honoured")
+    p.add_argument("--max-candidates", type=int, default=None, help="stop after this many candidates")
+    p.add_argument("--precision", default=None,
+                   help="comma-separated precisions to search (default: the base's; accuracy is not evaluated)")
+    p.add_argument("--clock-mhz", type=float, default=None, help="override the base's assumed clock")
+    p.add_argument("--ddr-gbs", type=float, default=None, help="override the base's DDR bandwidth")
+    p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
+                   help="fix dynamic ONNX input dimensions (as ovl inspect)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="architecture file (.toml) to write the best candidate to")
+    p.add_argument("--front", default=None, help="also write the Pareto front as CSV")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def load_models(specs: Sequence[str], input_shapes: Sequence[str] = ()) -> list[Graph]:
+    """ONNX paths or zoo network names -> IR graphs."""
+    from compiler.errors import ModelError
+
+    graphs = []
+    for spec in specs:
+        path = Path(spec)
+        if path.suffix == ".onnx" or path.exists():
+            from compiler.frontend import import_onnx, parse_input_shape
+
+            shapes = dict(parse_input_shape(s) for s in input_shapes) if input_shapes else None
+            if not path.exists():
+                raise ModelError(f"model {spec}: file not found")
+            g = import_onnx(path, input_shapes=shapes)
+            g.name = path.stem
+        else:
+            from workloads import zoo
+
+            if spec not in zoo.names():
+                raise ModelError(f"model '{spec}': not an .onnx file or a network of `ovl zoo list` "
+                                 f"({', '.join(zoo.names())})")
+            g = zoo.build_ir(spec)
+        graphs.append(g)
+    return graphs
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    base = load_arch(args.base)
+    changes: dict[str, Any] = {}
+    if args.device and args.device != base.device:
+        if args.device not in devices():
+            raise ArchError(f"--device {args.device!r}: unknown; legal: {', '.join(devices())}")
+        changes["device"] = args.device
+        combos = devices()[args.device].interleave
+        changes["pe_array.interleave_features"], changes["pe_array.interleave_filters"] = combos[0]
+    if args.clock_mhz:
+        changes["clock_mhz"] = args.clock_mhz
+    if args.ddr_gbs:
+        changes["ddr.bandwidth_gbs"] = args.ddr_gbs
+    if changes:
+        base = base.with_changes(**changes)
+    precisions = [p.strip() for p in args.precision.split(",")] if args.precision else None
+    if precisions:
+        from hw_models.arch import PRECISIONS
+
+        bad = [p for p in precisions if p not in PRECISIONS]
+        if bad:
+            raise ArchError(f"--precision {','.join(bad)}: unknown; legal: {', '.join(PRECISIONS)}")
+    budget = Budget.parse(args.budget, base.device)
+    graphs = load_models(args.model, args.input_shape)
+    out = Path(args.output)
+    if out.suffix != ".toml":
+        raise UserError(f"-o {out}: the architecture file must end in .toml")
+
+    from nas.runtime.progress import progress as bar
+
+    pb = bar(None, total=None, desc="arch optimize", quiet=args.quiet or args.json, unit="cand")
+    last = [0]
+
+    def tick(n: int, n_ok: int, dt: float) -> None:
+        pb.update(n - last[0])
+        last[0] = n
+        pb.set_postfix_str(f"{n_ok:,} estimated")
+
+    try:
+        res = optimize(graphs, base, budget=budget, objective=args.objective, time_limit=args.time_limit,
+                       max_candidates=args.max_candidates, seed=args.seed, precisions=precisions, progress=tick)
+    finally:
+        pb.close()
+    if res.best is not None:
+        e = res.best
+        arch = e.arch.model_copy(update={"name": out.stem, "description": f"tailored by ovl arch optimize for "
+                                         f"{', '.join(res.models)} ({res.objective})"})
+        header = [f"written by `ovl arch optimize` for {', '.join(res.models)} on {base.device} within "
+                  f"{budget.describe()}, objective {res.objective}",
+                  "simulated (fast estimate): " + ", ".join(f"{m} {f:,.1f} fps" for m, f in zip(res.models, e.fps))
+                  + f"; area {100 * e.area:.1f}% of the device ({e.resources['dsps']:,} DSPs, "
+                    f"{e.resources['mem_blocks']:,} M20Ks, {e.resources['alms']:,} ALMs)",
+                  f"search: {res.considered:,} candidates ({res.evaluated:,} estimated) in {res.seconds:.1f} s, "
+                  f"seed {args.seed}; stopped: {res.stop_reason}"]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(arch_to_toml(arch, header))
+    if args.front:
+        _write_front_csv(res, Path(args.front))
+    if args.json:
+        print(json.dumps(res.to_json(), indent=2))
+    else:
+        print(summary(res))
+        print()
+        print(f"Pareto front (throughput against area), * = best by {res.objective}:")
+        print(front_table(res))
+        if res.best is not None:
+            print(f"\nwrote {out}")
+    return 0 if res.best is not None else 1
+
+
+def _write_front_csv(res: OptimizeResult, path: Path) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        names = [p.name for p in res.space.params]
+        w.writerow(["area", *(f"fps_{m}" for m in res.models), "throughput", "alms", "dsps", "mem_blocks", *names])
+        for e in res.front:
+            d = res.space.describe(e.genome)
+            w.writerow([f"{e.area:.6g}", *(f"{x:.6g}" for x in e.fps), f"{e.throughput:.6g}", e.resources["alms"],
+                        e.resources["dsps"], e.resources["mem_blocks"], *(d[n] for n in names)])
