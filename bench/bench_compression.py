@@ -27,6 +27,8 @@ def main() -> int:
     ap.add_argument("--episodes", type=int, default=200)
     ap.add_argument("--target", type=float, default=5.0, help="parameter-compression target of the reward")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--asr", action="store_true",
+                    help="also the latency study of the zoo's asr_attention under uniform low-rank factorisation")
     args = ap.parse_args()
     if args.threads:
         import torch
@@ -53,6 +55,18 @@ def main() -> int:
     import torch
     print(f"target: search under 900 s on 2 cores -> {'met' if dt < 900 else 'NOT met'} ({dt:.0f} s); "
           f"torch threads {torch.get_num_threads()}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    if args.asr:
+        from hw_models.arch import load_arch
+        from nas.compression.ir_factorise import zoo_latency_study
+
+        t = time.perf_counter()
+        rows = zoo_latency_study("asr_attention", (0.5, 0.25, 0.125, 0.0625), load_arch("a10_generic"))
+        print(f"\nasr_attention on a10_generic (input and linear matrices factorised, recurrent dense; "
+              f"{time.perf_counter() - t:.0f} s)")
+        print(f"{'fraction':>8} {'matrices':>8} {'param compr':>11} {'latency ms':>10} {'speed-up':>8}")
+        for r in rows:
+            print(f"{r['fraction']:8.4f} {r['factorised']:8d} {r['compression']:11.2f} {1e3 * r['latency_s']:10.2f} "
+                  f"{r['speedup']:8.2f}")
     return 0
 
 

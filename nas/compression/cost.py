@@ -12,7 +12,7 @@ Both memoise on the rank table.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Literal, Protocol
 
 from compiler.errors import UserError
@@ -69,23 +69,39 @@ Simulate = Callable[[Graph, Any], float]
 
 @dataclass
 class OverlayCost:
-    """Overlay latency of the compiled model: `simulate(graph, arch)` returns seconds for one utterance."""
+    """Overlay latency of the compiled model: `simulate(graph, arch)` returns seconds for one utterance.
+
+    The compiled schedule repeats the same bundles every time step, so latency is affine in the number of
+    frames once there are a few: with `extrapolate=(a, b)` the model is costed at a and b frames and the line
+    through them is evaluated at `cfg.frames` (equal to the full-length estimate to float precision on the
+    FSDD model, see tests and docs/compression.md; 20x fewer nodes to plan). `extrapolate=None` costs the full
+    graph.
+    """
 
     simulate: Simulate
     arch: Any
     form: str = "auto"
+    extrapolate: tuple[int, int] | None = (4, 6)
     name: str = "overlay"
     unit: str = "s"
     _memo: dict = field(default_factory=dict, repr=False)
+
+    def _latency(self, cfg: ModelConfig, ranks: Ranks) -> float:
+        ex = self.extrapolate
+        if ex is None or cfg.frames <= max(ex):
+            return float(self.simulate(build_graph(cfg, ranks, form=self.form), self.arch))
+        a, b = ex
+        la, lb = (float(self.simulate(build_graph(replace(cfg, frames=f), ranks, form=self.form), self.arch))
+                  for f in (a, b))
+        return la + (cfg.frames - a) * (lb - la) / (b - a)
 
     def __call__(self, cfg: ModelConfig, ranks: Ranks) -> Cost:
         ranks = check_ranks(cfg, ranks)
         key = (cfg, _key(ranks))
         if key not in self._memo:
-            g = build_graph(cfg, ranks, form=self.form)
-            lat = float(self.simulate(g, self.arch))
+            lat = self._latency(cfg, ranks)
             p = size_report(cfg, ranks).total_params
-            self._memo[key] = Cost(lat, p, g.totals().macs, "s", lat)
+            self._memo[key] = Cost(lat, p, _macs(cfg, ranks, self.form), "s", lat)
         return self._memo[key]
 
 

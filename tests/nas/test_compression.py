@@ -234,3 +234,55 @@ def test_simulated_overlay_speedup_of_a_factorised_model(tiny_model):
     assert cyc_dense["latency_s"] > 0 and cyc_small["bundles"] > 0
     # estimate and cycle model agree on the direction of the change
     assert (small.latency_s < dense.latency_s) == (cyc_small["latency_s"] < cyc_dense["latency_s"])
+
+
+def test_overlay_latency_is_affine_in_frames_so_extrapolation_is_exact():
+    from dataclasses import replace as dreplace
+
+    from nas.compression.cost import OverlayCost, overlay_latency
+    from hw_models.arch import load_arch
+    arch = load_arch("a10_generic")
+    cfg = dreplace(TINY, frames=9)
+    for ranks in ({}, {"lstm0.R": 3, "lstm1.W": 2, "fc": 1}):
+        full = OverlayCost(overlay_latency, arch, extrapolate=None)(cfg, ranks).value
+        fast = OverlayCost(overlay_latency, arch, extrapolate=(4, 6))(cfg, ranks).value
+        assert fast == pytest.approx(full, rel=1e-6)
+
+
+def test_ir_factorisation_matches_the_truncated_matrices_on_onnxruntime():
+    from dataclasses import replace as dreplace
+
+    from compiler.builder import GraphBuilder
+    from compiler.frontend import run_onnxruntime
+    from nas.compression.ir_factorise import factorise_ir, matrix_params
+
+    b = GraphBuilder("t", weights="random", seed=2)
+    x = b.input("x", (5, 2, 12))
+    y, _, _ = b.recurrent("LSTM", x, 8, direction="bidirectional")
+    y = b.reshape(y, (10, 16))
+    z = b.fc(y, 20)
+    z = b.matmul(z, b.const("B", (20, 6), fan_in=20))
+    g = b.build([z])
+    g2, done = factorise_ir(g, lambda name, rows, cols: 3)
+    assert {v[2] for v in done.values()} == {3} and len(done) == 3
+    assert sum(n.op == "MatMul" for n in g2.nodes) == 3 and sum(n.op == "FullyConnected" for n in g2.nodes) == 2
+    assert matrix_params(g2) < matrix_params(g)
+
+    def truncated(m):
+        u, s, vh = np.linalg.svd(m.astype(np.float64), full_matrices=False)
+        return ((u[:, :3] * s[:3]) @ vh[:3]).astype(np.float32)
+
+    ref = g.copy()
+    for t in ref.tensors.values():
+        if t.const and t.data is not None and t.name in done:
+            if t.data.ndim == 3:
+                t2 = truncated(t.data.reshape(-1, t.data.shape[2])).reshape(t.data.shape)
+            elif t.name == "B":
+                t2 = truncated(t.data.T).T
+            else:
+                t2 = truncated(t.data)
+            ref.tensors[t.name] = dreplace(t, data=t2)
+    feeds = {"x": np.random.default_rng(0).standard_normal((5, 2, 12)).astype(np.float32)}
+    got = run_onnxruntime(g2, feeds)[g2.outputs[0]]
+    want = run_onnxruntime(ref, feeds)[ref.outputs[0]]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
