@@ -59,7 +59,9 @@ def _comment(b: Bundle) -> str:
     n = b.note
     ins = ", ".join(f"{t} {_shape(s)}" for t, s in n.inputs)
     outs = ", ".join(f"{t} {_shape(s)}" for t, s in n.outputs)
-    tile = " ".join(f"{k} {v[0]}:{v[1]}" for k, v in n.tile.items() if k != "index" and isinstance(v, list))
+    order = ["n", "k", "c", "y", "x"] + sorted(k for k in n.tile if k not in ("n", "k", "c", "y", "x", "index"))
+    tile = " ".join(f"{k} {n.tile[k][0]}:{n.tile[k][1]}" for k in order
+                    if isinstance(n.tile.get(k), list) and len(n.tile[k]) == 2)
     idx = n.tile.get("index")
     where = f" tile {idx[0] + 1}/{idx[1]}" if idx else ""
     return (f"; {n.kind} {n.name}{where}: {ins} -> {outs}; {tile}; nodes {', '.join(n.nodes)}; "
@@ -229,6 +231,11 @@ def assemble(text: str, source: str = "<asm>", weights: bytes | None = None) -> 
             vals: dict[str, Any] = {}
             for fld in mod.children[1:]:
                 name, value = str(fld.children[0]), str(fld.children[1])
+                if name not in lay._defaults:
+                    raise ProgramError(f"{where} (line {fld.children[0].line}): module {lay.name}: unknown field "
+                                       f"'{name}'; fields: {', '.join(lay.field_names)}")
+                if name in vals:
+                    raise ProgramError(f"{where} (line {fld.children[0].line}): field {lay.name}.{name} given twice")
                 f = lay.field(name)
                 vals[name] = _parse_value(f, value, f"{where}.{lay.name}")
             config[m] = vals

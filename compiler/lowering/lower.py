@@ -44,6 +44,18 @@ def plan_tiles(g: Graph, plan: Plan, arch, sched: Schedule) -> tuple[dict[str, G
     return geos, tiles
 
 
+def psum_slots(tp: TilePlan, cv: int) -> dict[int, int]:
+    """First channel of each output-channel tile in its group's partial-sum scratch buffer: one block-aligned
+    slot per tile, so partial sums are always read and written from a channel-block boundary."""
+    kb = -(-tp.kt // cv) * cv
+    starts = sorted({t.k0 for t in tp.tiles})
+    return {k0: i * kb for i, k0 in enumerate(starts)}
+
+
+def psum_channels(tp: TilePlan, cv: int) -> int:
+    return len({t.k0 for t in tp.tiles}) * (-(-tp.kt // cv) * cv)
+
+
 def plan_memory(g: Graph, plan: Plan, arch, *, reuse: bool) -> MemoryPlan:
     """The planned (reuse=True) or naive memory layout of a graph whose other decisions are made."""
     sched0 = build_schedule(g, plan, arch)
@@ -69,7 +81,7 @@ def _layout(g: Graph, arch, sched: Schedule, geos, tiles, reuse: bool, aliased) 
         if u.kind == "group" and tiles[u.name].psum:
             pe = geos[u.name].pe
             r = f"{u.name}/psum"
-            sizes[r] = tensor_bytes((geos[u.name].n, pe.cout, pe.hout, pe.wout), cv, 4)
+            sizes[r] = tensor_bytes((geos[u.name].n, psum_channels(tiles[u.name], cv), pe.hout, pe.wout), cv, 4)
             extra[r] = k
     life = lifetimes(g, sched, roots, extra)
     offsets, size = allocate(sizes, life, reuse, arch.ddr.word_bytes)
@@ -120,7 +132,7 @@ class Lowering:
     def pitches(self, root: str, raw: bool = False) -> tuple[int, int, int]:
         if root.endswith("/psum"):
             geo = self.geos[root[:-5]]
-            n, c, h, w = geo.n, geo.pe.cout, geo.pe.hout, geo.pe.wout
+            n, c, h, w = geo.n, psum_channels(self.tiles[root[:-5]], self.cv), geo.pe.hout, geo.pe.wout
         else:
             n, c, h, w = self.sched.views[root]
         e = 4 if raw else self.eb
@@ -252,7 +264,7 @@ class Lowering:
         for r, size in self.mem.sizes.items():
             if r.endswith("/psum"):
                 geo = self.geos[r[:-5]]
-                view = (geo.n, geo.pe.cout, geo.pe.hout, geo.pe.wout)
+                view = (geo.n, psum_channels(self.tiles[r[:-5]], self.cv), geo.pe.hout, geo.pe.wout)
                 out[r] = TensorAlloc(r, "scratch", view, view, "int32" if self.int8 else "fp32", self.base(r),
                                      size, 1.0, -1, "", self.pitches(r, raw=True), 0)
         return out
@@ -315,9 +327,13 @@ class Lowering:
         in_entries = nt * (t.blk1 - t.blk0) * t.rows[0].size * t.cols[0].size
         sb_next = sb + in_entries
         elt_sb = psum_sb = 0
+        kt_blocks = -(-(t.k1 - t.k0) // cv) * cv
         if geo.elt_stage >= 0 and not psum_out:
             e = geo.elt_stage
             c0, c1 = self.stage_channels(geo, t, e)
+            if c0 % cv:
+                raise RuntimeError(f"group '{grp.name}': eltwise operand tile starts at channel {c0}, not on a "
+                                   f"channel-block boundary (the fuse pass should have refused this chain)")
             fr.update(self._reader("r1", grp.operand, t.n0, nt, c0 // cv, -(-c1 // cv), t.rows[e], t.cols[e],
                                    sb_next))
             reads.add(self.loc(grp.operand).root)
@@ -328,11 +344,12 @@ class Lowering:
 
             pr = Span(pe_y0, pe_y0 + outs[0][0], 0, 0)
             pcl = Span(pe_x0, pe_x0 + outs[0][1], 0, 0)
-            fr.update(self._reader("r1", f"{u.name}/psum", t.n0, nt, t.k0 // cv, -(-t.k1 // cv), pr, pcl, sb_next,
-                                   raw=True))
+            slot = psum_slots(tp, cv)[t.k0]
+            fr.update(self._reader("r1", f"{u.name}/psum", t.n0, nt, slot // cv, (slot + kt_blocks) // cv, pr,
+                                   pcl, sb_next, raw=True))
             reads.add(f"{u.name}/psum")
             psum_sb = sb_next
-            sb_next += nt * (-(-t.k1 // cv) - t.k0 // cv) * pr.size * pcl.size * self.rawx
+            sb_next += nt * (kt_blocks // cv) * pr.size * pcl.size * self.rawx
         if sb_next - bank > self.bank_size:
             raise CapacityError(f"layer '{grp.name}': tile needs {sb_next - bank} stream-buffer entries > "
                                 f"{self.bank_size}; raise stream_buffer.depth")
@@ -393,7 +410,8 @@ class Lowering:
         # --- feature writer
         fw: dict[str, Any] = {"ddr_en": 1}
         if psum_out:
-            ddr, (pn, pc, py), _ = self.addr(f"{u.name}/psum", t.n0, t.k0, pe_y0, pe_x0, raw=True)
+            ddr, (pn, pc, py), _ = self.addr(f"{u.name}/psum", t.n0, psum_slots(tp, cv)[t.k0], pe_y0, pe_x0,
+                                             raw=True)
             fw.update(raw=1, ddr=ddr, pn=pn, pc=pc, py=py, n=nt, c=kt, c_first=0, rows=outs[0][0],
                       width=outs[0][1], zfill=1)
             written = f"{u.name}/psum"

@@ -27,7 +27,13 @@ def _feasible(g: Graph, grp: Group, plan, ctx: PassContext, views: dict) -> bool
                         native=plan.native_groups)
     except CapacityError:
         return False
-    return not (tp.psum and geo.elt_stage >= 0)
+    if geo.elt_stage >= 0:
+        cv = ctx.arch.pe_array.c_vector
+        # the operand is read from a channel-block boundary: tiles must start on one (per-group tiles of a
+        # grouped conv whose groups are not block aligned do not), and it shares fread r1 with partial sums
+        if tp.psum or any(t.k0 % cv for t in tp.tiles):
+            return False
+    return True
 
 
 def fuse_groups(g: Graph, ctx: PassContext) -> list[Group]:
