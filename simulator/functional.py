@@ -163,11 +163,11 @@ def _pe(s: Step) -> None:
         if half.bias is None or half.bias.size < k:
             raise s.fail(Module.PE_ARRAY, f"bias = 1 needs {k} cached biases, bank {p['bank']} holds "
                                           f"{0 if half.bias is None else half.bias.size}")
-        out = out + half.bias[:k].astype(acc_t)[None, :, None, None]
+        out += half.bias[:k].astype(acc_t)[None, :, None, None]
     if p["psum_in"]:
         cv = s.machine.cv
         psum = s.machine.sb_tile(p["psum_sb"], g["n"], -(-k // cv), oh, ow, f"{s.where} pe.psum_sb", raw=True)
-        out = out + _logical(psum)[:, :k].astype(acc_t)
+        out += _logical(psum)[:, :k].astype(acc_t)
     s.raw = bool(p["psum_out"])
     if integer:
         acc = np.rint(out).astype(np.int64)
@@ -175,7 +175,7 @@ def _pe(s: Step) -> None:
             raise s.fail(Module.PE_ARRAY, "int32 accumulator overflow")
         s.stream = acc.astype(np.int32) if s.raw else requantize(acc, p["rq_mult"], p["rq_shift"])
     else:
-        s.stream = out.astype(np.float32)
+        s.stream = out.astype(np.float32, copy=False)
 
 
 def _conv(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t: type) -> np.ndarray:
@@ -289,7 +289,7 @@ def _act(s: Step) -> None:
         out[:, sp:] = K.activation(x[:, sp:], f["fn2"], f["alpha"], f["beta"])
         s.stream = out
     else:
-        s.stream = K.activation(x, f["fn"], f["alpha"], f["beta"]).astype(np.float32)
+        s.stream = K.activation(x, f["fn"], f["alpha"], f["beta"], inplace=True).astype(np.float32, copy=False)
 
 
 @impl(Module.POOL)

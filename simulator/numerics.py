@@ -173,13 +173,14 @@ def lrn(x: np.ndarray, size: int, alpha: float, beta: float, bias: float) -> np.
     return (x / np.power(np.float32(bias) + np.float32(alpha / size) * s, np.float32(beta))).astype(np.float32)
 
 
-def activation(x: np.ndarray, fn: str, alpha: float, beta: float) -> np.ndarray:
-    """The float activation functions of docs/isa.md section 5.1 on float32 values."""
+def activation(x: np.ndarray, fn: str, alpha: float, beta: float, inplace: bool = False) -> np.ndarray:
+    """The float activation functions of docs/isa.md section 5.1 on float32 values (`inplace`: relu and relu6 may
+    overwrite `x`, which the caller owns)."""
     a, b = np.float32(alpha), np.float32(beta)
     if fn == "identity":
         return x
     if fn == "relu":
-        return np.maximum(x, np.float32(0))
+        return np.maximum(x, np.float32(0), out=x if inplace else None)
     if fn == "relu6":
         return np.minimum(np.maximum(x, np.float32(0)), np.float32(6))
     if fn == "leaky_relu":
