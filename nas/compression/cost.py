@@ -6,8 +6,9 @@ target constrains. Shipped:
 - `SizeCost`: parameters of the factorised matrices and biases (the ShrinkML size objective); MACs from the IR.
 - `OverlayCost`: latency on an overlay architecture from a pluggable `simulate(graph, arch) -> seconds`;
   `make_cost("overlay")` plugs in the simulator's estimate of the compiled schedule (`overlay_latency`).
-  The dense baseline is the native-LSTM graph; a candidate with a factorised recurrent matrix is costed in the
-  unrolled form (form="auto"), so the speed-up is against the model one would deploy uncompressed.
+  Every model, the dense baseline included, is costed in the unrolled form (one lowering path for all): the
+  simulator's estimate and its cycle model agree on unrolled graphs, while for the native ONNX LSTM of the
+  dense model they do not (docs/compression.md, "Overlay speed-up").
 Both memoise on the rank table.
 """
 from __future__ import annotations
@@ -80,7 +81,7 @@ class OverlayCost:
 
     simulate: Simulate
     arch: Any
-    form: str = "auto"
+    form: str = "unrolled"
     extrapolate: tuple[int, int] | None = (4, 6)
     name: str = "overlay"
     unit: str = "s"
@@ -113,11 +114,11 @@ def overlay_latency(graph: Graph, arch: Any) -> float:
     return estimate_latency(graph, arch)
 
 
-def cycle_simulate(model: SpeechModel, arch: Any) -> dict[str, Any]:
+def cycle_simulate(model: SpeechModel, arch: Any, form: str = "unrolled") -> dict[str, Any]:
     """Compile the model (with its weights) to an overlay program and run the cycle-approximate timing model."""
     from simulator.api import run
 
-    g = build_graph(model.cfg, model.ranks, form="auto", model=model)
+    g = build_graph(model.cfg, model.ranks, form=form, model=model)
     res = run(g, arch)
     rep = res.report
     return {"latency_s": rep.latency_s, "cycles": rep.total_cycles, "bundles": rep.bundles,
@@ -125,7 +126,7 @@ def cycle_simulate(model: SpeechModel, arch: Any) -> dict[str, Any]:
             "compile_s": res.seconds.get("compile", 0.0), "form": g.metadata["form"]}
 
 
-def make_cost(kind: str, *, arch: str = "a10_generic", form: str = "auto") -> CostModel:
+def make_cost(kind: str, *, arch: str = "a10_generic", form: str = "unrolled") -> CostModel:
     """'size' (parameters) or 'overlay' (simulated latency on `arch`)."""
     if kind == "size":
         return SizeCost(form=form)

@@ -48,7 +48,8 @@ class CompressionReport:
     dense_test: float
     dense_params: int
     dense_latency_s: float | None = None
-    dense_cycle: dict | None = None
+    dense_cycle: dict | None = None           # dense model, unrolled form (the baseline of cycle_speedup)
+    dense_cycle_native: dict | None = None    # dense model as ONNX LSTM nodes (the compiler's native lowering)
     points: list[Point] = field(default_factory=list)
     rl_trials: list[dict] = field(default_factory=list)
     rounds: list[dict] = field(default_factory=list)
@@ -133,7 +134,8 @@ def run_compression(seed: SpeechModel, train_data: SpeechData, quick: SpeechData
     if arch is not None and cycle_picks:
         from nas.compression.cost import cycle_simulate
 
-        rep.dense_cycle = cycle_simulate(seed, arch)
+        rep.dense_cycle = cycle_simulate(seed, arch, form="unrolled")
+        rep.dense_cycle_native = cycle_simulate(seed, arch, form="native")
         picks = [p for p in rep.points if p.method.startswith("rl") or p.finetuned_test is not None]
         for p in picks:
             c = cycle_simulate(_shapes_only(seed, p.ranks), arch)
@@ -195,6 +197,10 @@ def plot_accuracy(rep: CompressionReport, x: str = "compression") -> Figure:
     ax.axhline(rep.dense_test, color="black", lw=0.8, ls="--", label=f"dense {rep.dense_test:.1f} %")
     ax.axhline(rep.dense_test - 1.0, color="black", lw=0.6, ls=":", label="dense - 1 point")
     ax.set_xscale("log")
+    from matplotlib.ticker import FormatStrFormatter, LogLocator
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+    ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(FormatStrFormatter(""))
     ax.set_xlabel("parameter compression (x)" if x == "compression" else "simulated overlay speed-up (x)")
     ax.set_ylabel("FSDD test accuracy (%)")
     ax.set_ylim(max(0.0, min([p.test for p in rep.points] + [rep.dense_test]) - 5), 100.5)

@@ -215,7 +215,7 @@ def test_overlay_cost_is_pluggable_and_memoised():
         return 1e-9 * graph.totals().macs
 
     from nas.compression.cost import OverlayCost
-    cost = OverlayCost(fake, arch=None)
+    cost = OverlayCost(fake, arch=None, form="auto")
     dense = cost(TINY, {})
     small = cost(TINY, {"lstm0.R": 2, "lstm1.R": 2})
     cost(TINY, {"lstm0.R": 2, "lstm1.R": 2})
@@ -230,10 +230,11 @@ def test_simulated_overlay_speedup_of_a_factorised_model(tiny_model):
     assert dense.latency_s > 0 and small.latency_s > 0
     cyc_dense = cycle_simulate(tiny_model, "a10_generic")
     cyc_small = cycle_simulate(compress(tiny_model, ranks), "a10_generic")
-    assert cyc_dense["form"] == "native" and cyc_small["form"] == "unrolled"
+    assert cyc_dense["form"] == "unrolled" == cyc_small["form"]
     assert cyc_dense["latency_s"] > 0 and cyc_small["bundles"] > 0
-    # estimate and cycle model agree on the direction of the change
-    assert (small.latency_s < dense.latency_s) == (cyc_small["latency_s"] < cyc_dense["latency_s"])
+    # on the unrolled lowering, estimate and cycle model agree on the change within 25 %
+    est, cyc = dense.latency_s / small.latency_s, cyc_dense["latency_s"] / cyc_small["latency_s"]
+    assert est == pytest.approx(cyc, rel=0.25)
 
 
 def test_overlay_latency_is_affine_in_frames_so_extrapolation_is_exact():
