@@ -11,6 +11,8 @@ Throughput assumptions (per lane; lanes split the output rows):
 - depthwise: an entry feeds only its c_vector channels, so the k_vector PEs cannot share it: channel blocks
   are processed one after the other.
 - bypass: one entry x w_vector columns per lane per cycle.
+- crossbar: forwards the PE array's k_vector outputs per lane per cycle to the first aux kernel; it is never the
+  limit because every aux kernel (k_vector dividing the PE array's) and the writer are at most that wide.
 - aux kernel: `aux.<kernel>.k_vector` channels of one pixel per lane per cycle.
 - feature writer: one entry (c_vector features) per lane per cycle into the stream buffer or the DDR port.
 - filter reader: every PE's cache takes one entry per cycle, PEs in parallel.
