@@ -478,10 +478,18 @@ def estimate_many(graph: Graph, archs: Iterable[Any], *, opt_level: int = 2) -> 
     return np.array([estimate(graph, a, opt_level=opt_level).seconds for a in archs], dtype=np.float64)
 
 
+# Public names of the building blocks (the architecture optimiser and the co-design cost plan once per planning
+# key and re-cost per architecture with them).
+plan_graph = _planned
+group_kind = _kind
+sequence_time = _sequence_time
+
+
 def clear_memo() -> None:
     """Drop the memoised group costs and whole estimates (tests and benchmarks measure cold runs with it)."""
     MEMO.clear()
     GRAPH_MEMO.clear()
 
 
-__all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo"]
+__all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo", "graph_key",
+           "group_cost", "plan_graph", "group_kind", "sequence_time"]
