@@ -1,0 +1,374 @@
+"""Overlay latency of every NAS-Bench-201 cell on many architectures, vectorised over cells.
+
+The latency of a cell's network on an architecture is the simulator's fast estimate (`simulator.estimate`):
+the compiler plans the network into fused groups, each group's tiles get closed-form costs, and the network's
+cycles are the estimate's closed form over the tile sequence (`_sequence_time`). That closed form is a sum of
+terms each of which depends on one tile or on two consecutive tiles only, so for a fixed compiler plan
+
+    cycles(cell, arch) = head + tail + sum_groups U(sig) + sum_consecutive_groups B(sig, sig', reads)
+
+where `sig` is a group's *signature* (its nodes' operators, attributes and shapes: everything its geometry
+depends on), U(sig) the terms inside one group, B the terms joining two groups (the second group's exposed
+reads and the first one's overlap with the next prefetch, which depend on whether the second reads what the
+first wrote) and head/tail the first and last tile's own terms. With T1(x) = total of the one-tile sequence [x]
+and T2(x, y) = total of [x, y]:
+
+    total = sum over consecutive tiles T2(t_i, t_i+1) - sum over the tiles other than the first and the last T1(t_i)
+
+(exact: the first tile's header and the last tile's drain cancel in the telescoping sum; see `_pair_costs`).
+
+So the plan of each distinct pruned cell network is made once per *plan class* (pool kernel on or off; every
+other parameter of the co-design space leaves the fusion and the schedule unchanged, which
+tests/nas/test_codesign_cellcost.py checks against `estimate()` on sampled pairs) and stored as a sequence of
+(signature, reads-previous) entries; a cell is then a row of counts over the features [U(sig)..., B(pair)...,
+head, tail]. Per architecture only the signatures (about a hundred) are costed, each group's geometry and tile
+plan recomputed for that architecture (`group_geometry`, `plan_group`, Winograd set) and its tiles costed by the
+simulator's own memoised `group_cost`; the latencies of all cells are one sparse matrix-vector product.
+
+The plans are a one-off cost (about 9,445 networks per class, ~50 ms each), cached on disk keyed by the source
+of the compiler, the NB201 builder and the reference architectures.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from compiler.errors import UserError
+from hw_models.arch import Arch
+from nas.spaces import nb201
+from nas.spaces.nb201_latency import canonical
+
+#: The network every cell is evaluated in: NB201's CIFAR-100 network (C=16, N=5, 100 classes, 32x32, batch 1).
+NETWORK = {"C": 16, "N": 5, "num_classes": 100, "image": 32, "batch": 1}
+CLASSES = ("pool", "nopool")
+POOL = nb201.POOL
+
+
+def plan_class(arch: Arch) -> str:
+    return "pool" if arch.aux.pool.enabled else "nopool"
+
+
+def cell_allowed(ops: Sequence[int], cls: str) -> bool:
+    """Without the pool kernel NB201's avg_pool_3x3 (count_include_pad=False: the divisor varies at the borders,
+    so it cannot become a depthwise convolution) would run on the host CPU: such pairs are not legal."""
+    return cls == "pool" or not any(alive and k == POOL for k, alive in zip(ops, nb201.live_edges(ops)))
+
+
+def build_network(ops: Sequence[int]):
+    return nb201.build_ir(tuple(ops), **NETWORK)
+
+
+# --- planning a cell network ------------------------------------------------------------------------------------
+def _planned(graph, arch: Arch):
+    from simulator.estimate import _planned as planned
+
+    return planned(graph, arch, 2)
+
+
+def _signature(g2, grp, c_off: int, native: bool) -> tuple:
+    t = g2.tensors
+    nodes = []
+    for nm in grp.nodes:
+        n = g2.node(nm)
+        nodes.append((n.op, tuple(sorted((k, repr(v)) for k, v in n.attrs.items())),
+                      tuple(tuple(t[i].shape) if i else None for i in n.inputs),
+                      tuple(tuple(t[o].shape) for o in n.outputs if o)))
+    operand = tuple(t[grp.operand].shape) if grp.operand else None
+    return (tuple(nodes), operand, grp.operand == grp.input if grp.operand else False, grp.pe is None,
+            tuple(t[grp.input].shape), c_off, native)
+
+
+@dataclass
+class CellPlan:
+    """One cell network's schedule as (signature key, reads-previous-output) per group, in execution order."""
+
+    sigs: list[tuple]
+    reads_prev: list[bool]
+    names: list[str]
+
+
+def plan_cell(ops: Sequence[int], ref: Arch) -> tuple[CellPlan, Any]:
+    """Plan the cell's network on `ref`; returns the schedule and (planned graph, plan, schedule) for reuse."""
+    from compiler.lowering.memory import resolve
+
+    g2, plan, sched, geos, _ = _planned(build_network(ops), ref)
+    sigs, reads_prev, names = [], [], []
+    prev_root = None
+    for u in sched.units:
+        if u.kind == "host":
+            raise UserError(f"NB201 cell {nb201.to_str(ops)} sends node(s) to the host on {ref.name}; the "
+                            "co-design latency model assumes every legal pair runs on the overlay")
+        out_loc = resolve(u.group.output, sched.windows)
+        native = geos[u.name].pe.node is not None and geos[u.name].pe.node.name in plan.native_groups
+        sigs.append(_signature(g2, u.group, out_loc.c, native))
+        reads = {resolve(x, sched.windows).root for x in u.reads}
+        reads_prev.append(prev_root is not None and prev_root in reads)
+        names.append(u.name)
+        prev_root = out_loc.root
+    return CellPlan(sigs, reads_prev, names), (g2, plan, sched)
+
+
+# --- the per-class tables -----------------------------------------------------------------------------------------
+@dataclass
+class ClassTable:
+    """Everything arch-independent about one plan class.
+
+    `codes`: canonical cell codes planned (row order of `counts`); `sig_keys`: signature keys; `reps`: for each
+    signature, (representative cell code, group name); `pairs`: (sig, sig', reads) per pair feature; `counts`:
+    sparse (cells x features) with features [U(sig) for sig] + [B(pair) for pair] + [head(sig) for `heads`] +
+    [tail(sig) for `tails`] (the first and last group of a network: the stem and the classifier, possibly fused
+    with the first cell's first operation).
+    """
+
+    cls: str
+    ref: Arch
+    codes: np.ndarray
+    sig_keys: list[tuple]
+    reps: list[tuple[int, str]]
+    pairs: list[tuple[int, int, bool]]
+    counts: sp.csr_matrix
+    heads: list[int]
+    tails: list[int]
+    plan_seconds: float = 0.0
+    row_of_code: dict[int, int] = field(default_factory=dict)
+    _rep_plans: dict[int, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def n_features(self) -> int:
+        return self.counts.shape[1]
+
+    def rep_plan(self, code: int):
+        if code not in self._rep_plans:
+            _, planned = plan_cell(nb201.from_code(code), self.ref)
+            self._rep_plans[code] = planned
+        return self._rep_plans[code]
+
+
+def build_class_table(cls: str, ref: Arch, cells: Sequence[Sequence[int]] | None = None, *,
+                      progress: Callable[[int, int], None] | None = None) -> ClassTable:
+    """Plan every distinct pruned network of the class (or of `cells`) on `ref` and build the count matrix."""
+    t0 = time.perf_counter()
+    pool = (nb201.ops_matrix() if cells is None else np.asarray(cells, dtype=np.int64))
+    codes = sorted({nb201.to_code(canonical(tuple(int(k) for k in ops))) for ops in pool
+                    if cell_allowed(tuple(int(k) for k in ops), cls)})
+    sig_index: dict[tuple, int] = {}
+    reps: list[tuple[int, str]] = []
+    pair_index: dict[tuple[int, int, bool], int] = {}
+    rows: list[tuple[list[int], list[bool]]] = []
+    for k, code in enumerate(codes):
+        cp, _ = plan_cell(nb201.from_code(code), ref)
+        ids = []
+        for key, name in zip(cp.sigs, cp.names):
+            if key not in sig_index:
+                sig_index[key] = len(reps)
+                reps.append((code, name))
+            ids.append(sig_index[key])
+        rows.append((ids, cp.reads_prev))
+        if progress:
+            progress(k + 1, len(codes))
+    for ids, flags in rows:
+        for a, b, r in zip(ids, ids[1:], flags[1:]):
+            pair_index.setdefault((a, b, bool(r)), len(pair_index))
+    n_sig, n_pair = len(reps), len(pair_index)
+    heads = sorted({ids[0] for ids, _ in rows})
+    tails = sorted({ids[-1] for ids, _ in rows})
+    base_h, base_t = n_sig + n_pair, n_sig + n_pair + len(heads)
+    data, ri, ci = [], [], []
+    for r, (ids, flags) in enumerate(rows):
+        feats: dict[int, int] = {}
+        for s in ids:
+            feats[s] = feats.get(s, 0) + 1
+        for a, b, f in zip(ids, ids[1:], flags[1:]):
+            j = n_sig + pair_index[(a, b, bool(f))]
+            feats[j] = feats.get(j, 0) + 1
+        feats[base_h + heads.index(ids[0])] = 1
+        feats[base_t + tails.index(ids[-1])] = 1
+        for j, v in feats.items():
+            ri.append(r)
+            ci.append(j)
+            data.append(v)
+    counts = sp.csr_matrix((np.array(data, dtype=np.float64), (ri, ci)),
+                           shape=(len(rows), base_t + len(tails)))
+    table = ClassTable(cls, ref, np.array(codes, dtype=np.int64), list(sig_index), reps,
+                       [None] * n_pair, counts, heads, tails, time.perf_counter() - t0)
+    for p, j in pair_index.items():
+        table.pairs[j] = p
+    table.row_of_code = {int(c): i for i, c in enumerate(codes)}
+    return table
+
+
+# --- per-architecture costs ---------------------------------------------------------------------------------------
+@dataclass
+class _Geo:
+    geo: Any
+    tp: Any
+    name: str
+    op: str
+    c_off: int
+    native: bool
+    batch: bool
+    double_buffer: bool
+
+
+class CellCostModel:
+    """Latency of cells on architectures for one or both plan classes (see the module docstring)."""
+
+    def __init__(self, tables: dict[str, ClassTable]):
+        self.tables = tables
+        self._geo: dict[tuple[str, str], list[_Geo]] = {}
+        self.arch_seconds = 0.0
+        self.archs_costed = 0
+
+    def _geometries(self, t: ClassTable, arch: Arch) -> list[_Geo]:
+        from compiler.lowering.tiling import plan_group
+        from compiler.lowering.geometry import group_geometry
+        from compiler.passes import REGISTRY, PassContext, list_passes
+        from compiler.passes.plan import get_plan
+        from hw_models.optimizer import planning_key
+        from simulator.estimate import _kind
+        from simulator.report import KIND_OPS
+
+        key = (t.cls, planning_key(arch))
+        got = self._geo.get(key)
+        if got is not None:
+            return got
+        list_passes()          # registers the passes
+        out: list[_Geo] = []
+        wino_cache: dict[int, frozenset] = {}
+        for sig, (code, name) in zip(t.sig_keys, t.reps):
+            g2, plan, sched = t.rep_plan(code)
+            if code not in wino_cache:
+                if arch.pe_array.winograd:
+                    wino_cache[code] = get_plan(REGISTRY["winograd"].fn(g2, PassContext(arch))).winograd
+                else:
+                    wino_cache[code] = frozenset()
+            db = arch.stream_buffer.banks > 1
+            p = replace(plan, winograd=wino_cache[code], double_buffer=db, tiles=None)
+            unit = next(u for u in sched.units if u.name == name)
+            geo = group_geometry(g2, unit.group, p, arch, sched.views)
+            tp = plan_group(geo, arch, batch=p.batch, double_buffer=db, native=p.native_groups)
+            kind = _kind(geo)
+            out.append(_Geo(geo, tp, name, KIND_OPS.get(kind, kind), sig[5], sig[6], p.batch, db))
+        if len(self._geo) > 4096:
+            self._geo.pop(next(iter(self._geo)))
+        self._geo[key] = out
+        return out
+
+    def feature_costs(self, arch: Arch) -> np.ndarray:
+        """Cycles of each feature of the arch's plan class on `arch` (see the module docstring)."""
+        from simulator.estimate import _sequence_time, group_cost
+
+        t0 = time.perf_counter()
+        t = self.tables[plan_class(arch)]
+        cv = arch.pe_array.c_vector
+        tiles = [group_cost(arch, g.geo, g.tp, name=g.name, op=g.op, lane=g.c_off % cv, batch=g.batch,
+                            native=g.native).tiles for g in self._geometries(t, arch)]
+        db = arch.stream_buffer.banks > 1
+        t1_memo: dict[int, float] = {}
+
+        def t1(x) -> float:
+            v = t1_memo.get(id(x))
+            if v is None:
+                v = t1_memo[id(x)] = float(sum(_sequence_time(arch, [(x, True)])))
+            return v
+
+        def t2(x, y, wait: bool) -> float:
+            return float(sum(_sequence_time(arch, [(x, True), (y, wait)])))
+
+        n_sig = len(t.sig_keys)
+        v = np.empty(t.n_features)
+        for s, ts in enumerate(tiles):
+            u = -sum(t1(x) for x in ts)
+            for j in range(1, len(ts)):
+                wait = (not db) or (ts[j].psum_in and ts[j - 1].psum_out)
+                u += t2(ts[j - 1], ts[j], wait)
+            v[s] = u
+        for j, (a, b, reads) in enumerate(t.pairs):
+            x, y = tiles[a][-1], tiles[b][0]
+            wait = (not db) or (reads and not x.psum_out)
+            v[n_sig + j] = t2(x, y, wait)
+        base_h = n_sig + len(t.pairs)
+        for j, s in enumerate(t.heads):
+            v[base_h + j] = t1(tiles[s][0])
+        for j, s in enumerate(t.tails):
+            v[base_h + len(t.heads) + j] = t1(tiles[s][-1])
+        self.arch_seconds += time.perf_counter() - t0
+        self.archs_costed += 1
+        return v
+
+    def cycles_by_code(self, arch: Arch) -> tuple[np.ndarray, np.ndarray]:
+        """(canonical codes of the arch's class, cycles of each) on `arch`."""
+        t = self.tables[plan_class(arch)]
+        return t.codes, t.counts @ self.feature_costs(arch)
+
+    def seconds(self, ops: Sequence[int], arch: Arch) -> float:
+        """Latency of one cell (any, not only canonical) on `arch`; NaN when the pair is not legal."""
+        t = self.tables[plan_class(arch)]
+        if not cell_allowed(ops, t.cls):
+            return float("nan")
+        row = t.row_of_code.get(nb201.to_code(canonical(tuple(ops))))
+        if row is None:
+            raise UserError(f"cell {nb201.to_str(ops)} is not in the planned cell set of class '{t.cls}'")
+        m = t.counts
+        s, e = m.indptr[row], m.indptr[row + 1]
+        return float(np.dot(m.data[s:e], self.feature_costs(arch)[m.indices[s:e]])) / arch.clock_hz
+
+
+# --- disk cache ---------------------------------------------------------------------------------------------------
+_SOURCES = ("compiler/passes", "compiler/lowering", "compiler/isa.py", "compiler/builder.py", "compiler/ops.py",
+            "compiler/ir.py", "nas/spaces/nb201.py", "simulator/estimate.py")
+
+
+def source_fingerprint() -> str:
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.sha256()
+    for rel in _SOURCES:
+        p = root / rel
+        for f in sorted(p.rglob("*.py")) if p.is_dir() else [p]:
+            h.update(rel.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("OVL_CACHE", Path.home() / ".cache" / "ovl")) / "codesign"
+
+
+def _table_key(cls: str, ref: Arch, cells: Sequence[Sequence[int]] | None) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([cls, ref.model_dump(mode="json"), NETWORK, source_fingerprint()], sort_keys=True).encode())
+    if cells is not None:
+        h.update(np.asarray(cells, dtype=np.int64).tobytes())
+    return h.hexdigest()[:20]
+
+
+def load_or_build(cls: str, ref: Arch, cells: Sequence[Sequence[int]] | None = None, *, cache: bool = True,
+                  progress: Callable[[int, int], None] | None = None) -> ClassTable:
+    """The class table from the disk cache, or built (and cached)."""
+    path = cache_dir() / f"cells_{cls}_{_table_key(cls, ref, cells)}.pkl"
+    if cache and path.exists():
+        with open(path, "rb") as f:
+            d = pickle.load(f)
+        t = ClassTable(cls, ref, d["codes"], d["sig_keys"], d["reps"], d["pairs"], d["counts"], d["heads"],
+                       d["tails"], d["plan_seconds"])
+        t.row_of_code = {int(c): i for i, c in enumerate(t.codes)}
+        return t
+    t = build_class_table(cls, ref, cells, progress=progress)
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump({"codes": t.codes, "sig_keys": t.sig_keys, "reps": t.reps, "pairs": t.pairs,
+                         "counts": t.counts, "heads": t.heads, "tails": t.tails,
+                         "plan_seconds": t.plan_seconds}, f)
+        tmp.replace(path)
+    return t
