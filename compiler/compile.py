@@ -91,7 +91,7 @@ def _load(model: str | Path | Graph, input_shapes: Mapping[str, Sequence[int]] |
     path = Path(model)
     if not path.exists():
         raise ModelError(f"model file '{model}' not found")
-    g = import_onnx(path, input_shapes=dict(input_shapes) or None)
+    g = import_onnx(path, input_shapes=dict(input_shapes or {}) or None)
     if batch is not None:
         g = rebatch(g, batch)
     return g

@@ -162,20 +162,29 @@ def _legalize_node(ed: Rewriter, g: Graph, n: Node, ctx: PassContext, rd: dict[s
     t = g.tensors
     if n.name in skip:
         return True
+    if op == "Add" and n.name in skip:
+        return True      # a bias absorbed by the MatMul before it
     if op == "MatMul" and is_const(g, n.inputs[1]) and len(t[n.inputs[1]].shape) == 2 \
             and not is_const(g, n.inputs[0]) and len(t[n.inputs[0]].shape) >= 2:
         b = t[n.inputs[1]]
         data = const_data(g, n.inputs[1])
         w = ed.const(f"{b.name}/T", None if data is None else data.T, (b.shape[1], b.shape[0]))
+        ins = [n.inputs[0], w]
+        out, origin = n.outputs[0], n.origin
+        bias = _matmul_bias(g, n, rd)
+        if bias is not None:
+            add, vec = bias
+            ins.append(ed.const(f"{n.name}/bias", vec, (b.shape[1],)))
+            out, origin = add.outputs[0], n.origin + add.origin
+            skip.add(add.name)
         a = t[n.inputs[0]].shape
         if len(a) == 2:
-            ed.add("FullyConnected", [n.inputs[0], w], out=n.outputs[0], name=n.name, origin=n.origin)
+            ed.add("FullyConnected", ins, out=out, name=n.name, origin=origin)
         else:
             rows = ed.add("Reshape", [n.inputs[0]], {"shape": [math.prod(a[:-1]), a[-1]]}, name=f"{n.name}/rows",
-                          origin=n.origin)
-            y = ed.add("FullyConnected", [rows, w], name=n.name, origin=n.origin)
-            ed.add("Reshape", [y], {"shape": list(t[n.outputs[0]].shape)}, out=n.outputs[0],
-                   name=f"{n.name}/unrows", origin=n.origin)
+                          origin=origin)
+            y = ed.add("FullyConnected", [rows] + ins[1:], name=n.name, origin=origin)
+            ed.add("Reshape", [y], {"shape": list(t[out].shape)}, out=out, name=f"{n.name}/unrows", origin=origin)
         return True
     if op == "BatchNormalization" and all(is_const(g, i) for i in n.inputs[1:5]) \
             and len(t[n.inputs[0]].shape) in (2, 4):
@@ -283,6 +292,23 @@ def _legalize_node(ed: Rewriter, g: Graph, n: Node, ctx: PassContext, rd: dict[s
     return False
 
 
+def _matmul_bias(g: Graph, n: Node, rd: dict[str, int]):
+    """(Add node, bias vector or None) when the MatMul's only reader adds a constant along the last axis."""
+    cons = [m for m in g.nodes if n.outputs[0] in m.inputs]
+    if rd.get(n.outputs[0], 0) != 1 or len(cons) != 1 or cons[0].op != "Add":
+        return None
+    add = cons[0]
+    other = [i for i in add.inputs if i != n.outputs[0]]
+    if len(other) != 1 or not is_const(g, other[0]):
+        return None
+    c = g.tensors[other[0]]
+    y = g.tensors[n.outputs[0]].shape
+    if c.size != y[-1] or any(d != 1 for d in c.shape[:-1]) or (c.shape and c.shape[-1] != y[-1]):
+        return None
+    data = const_data(g, other[0])
+    return add, (None if data is None else np.asarray(data, dtype=np.float64).reshape(-1))
+
+
 def _pads_to_fold(g: Graph) -> dict[str, list[int]]:
     """Pad outputs (zero constant, H/W only) read by exactly one Conv: tensor -> [top, left, bottom, right]."""
     rd = readers(g)
@@ -314,12 +340,13 @@ def legalize(g: Graph, ctx: PassContext) -> Graph:
         pad_nodes = {prod[t].name: t for t in pads_into}
         ed = Rewriter(out)
         changed = 0
+        skip: set[str] = set()
         for n in out.nodes:
             if n.op == "Pad" and n.name in pad_nodes:
                 count["Pad"] = count.get("Pad", 0) + 1
                 changed += 1
                 continue
-            if _legalize_node(ed, out, n, ctx, rd, prod, pads_into, set()):
+            if _legalize_node(ed, out, n, ctx, rd, prod, pads_into, skip):
                 count[n.op] = count.get(n.op, 0) + 1
                 changed += 1
             else:

@@ -1,0 +1,57 @@
+"""Torch-exported CNN, LSTM, GRU and super-resolution (PixelShuffle) models from the project zoo compile at -O0
+and -O2 for every shipped architecture and compute what onnxruntime computes on the ONNX file (fp32 variants
+of the architectures, executed by simulator.functional)."""
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from compiler.compile import compile_model
+from hw_models.arch import load_arch, shipped_archs
+
+CASES = {
+    "lstm_stack": ([(5, 1, 16)], {"hidden": 32, "layers": 2, "num_classes": 10}),
+    "gru_stack": ([(5, 1, 16)], {"hidden": 32, "layers": 2, "num_classes": 10}),
+    "espcn": ([(1, 1, 16, 16)], {"n1": 16, "n2": 8}),
+    "mobilenet_v2": ([(1, 3, 32, 32)], {}),
+}
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    export = pytest.importorskip("workloads.zoo.export")
+    d = tmp_path_factory.mktemp("torch")
+    out = {}
+    for name, (shapes, opts) in CASES.items():
+        path = d / f"{name}.onnx"
+        export.export_onnx(name, path, input_shapes=shapes, **opts)
+        out[name] = path
+    return out
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_torch_models_compile_and_match(exported, name):
+    sim = pytest.importorskip("simulator.functional")
+    path = exported[name]
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    iname = sess.get_inputs()[0].name
+    x = np.random.default_rng(0).standard_normal(CASES[name][0][0]).astype(np.float32)
+    ref = sess.run(None, {iname: x})[0]
+    for arch in shipped_archs():
+        for level in (0, 2):
+            a = load_arch(arch).with_changes(precision="fp32")
+            prog = compile_model(path, a, opt_level=level).program
+            out = next(iter(sim.FunctionalSimulator(prog).run({iname: x}).values()))
+            np.testing.assert_allclose(out, ref, atol=1e-4 * max(1.0, float(np.abs(ref).max())), rtol=0)
+            if name in ("lstm_stack", "gru_stack"):
+                assert not prog.host, (arch, level)          # recurrent models run entirely on the overlay
+        native = compile_model(path, arch, opt_level=2, with_weights=False).program   # native precision
+        assert native.bundles
+
+
+def test_lstm_o2_has_far_fewer_filter_loads(exported):
+    path = exported["lstm_stack"]
+    loads = {}
+    for level in (0, 2):
+        prog = compile_model(path, "a10_generic", opt_level=level, with_weights=False).program
+        loads[level] = sum(1 for b in prog.bundles if b.is_active("wread"))
+    assert loads[2] * 10 < loads[0]
