@@ -260,7 +260,7 @@ class Arch(_Section):
 
     def summary(self) -> str:
         pe = self.pe_array
-        peak = 2 * self.peak_macs_per_cycle * self.winograd_factor * self.clock_hz / 1e9
+        peak = 2 * self.winograd_macs_per_cycle * self.clock_hz / 1e9
         aux = ", ".join(k for k, v in self.aux if v.enabled)
         return "\n".join([
             f"architecture {self.name}: {self.description}".rstrip(": "),
@@ -269,7 +269,7 @@ class Arch(_Section):
             f"  precision     {self.precision}",
             f"  PE array      k_vector={pe.k_vector} c_vector={pe.c_vector} lanes={pe.lanes} q_vector={pe.q_vector}"
             f" winograd={'on' if pe.winograd else 'off'} interleave={pe.interleave_features}x{pe.interleave_filters}",
-            f"  multipliers   {self.multipliers:,}; peak {self.peak_macs_per_cycle * self.winograd_factor:,.0f}"
+            f"  multipliers   {self.multipliers:,}; peak {self.winograd_macs_per_cycle:,.0f}"
             f" MAC/cycle = {peak:,.1f} GOP/s",
             f"  stream buffer {self.stream_buffer.depth:,} entries x {pe.c_vector} = {self.stream_buffer_elements:,}"
             f" features, {self.stream_buffer.banks} bank(s)",

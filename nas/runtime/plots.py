@@ -217,7 +217,7 @@ def plot_roofline(layers: Sequence[LayerRecord], roof: Roof, *, clock_hz: float 
     kept, ai, perf = roofline_points(layers, clock)
     bw = roof.ddr_bytes_per_cycle * clock / 1e9                        # GB/s
     dense = 2 * roof.peak_macs_per_cycle * clock / 1e9                 # GOP/s
-    peak = dense * roof.winograd_factor
+    peak = 2 * roof.winograd_macs_per_cycle * clock / 1e9
     ridge = peak / bw
     lo = min([ridge / 20, *(ai / 2)]) if len(ai) else ridge / 20
     hi = max([ridge * 20, *(ai * 2)]) if len(ai) else ridge * 20
@@ -226,7 +226,7 @@ def plot_roofline(layers: Sequence[LayerRecord], roof: Roof, *, clock_hz: float 
     ax = fig.add_subplot()
     ax.plot(xs, np.minimum(bw * xs, peak), color="black", lw=2,
             label=f"roof: {bw:.3g} GB/s DDR, {peak:.4g} GOP/s peak")
-    if roof.winograd_factor > 1:
+    if peak > dense:
         ax.plot(xs, np.minimum(bw * xs, dense), color="black", lw=1, ls="--",
                 label=f"dense peak without Winograd: {dense:.4g} GOP/s")
     ax.axvline(ridge, color=GREY, lw=0.8, ls=":")

@@ -18,7 +18,7 @@ The simulator writes it (`ovl sim ... --report FILE`); anything that produces th
     }
 
 Other fields are allowed and ignored. The roofline's roofs come from the architecture (`Roof.from_arch`):
-`peak_macs_per_cycle`, `winograd_factor`, `ddr_bytes_per_cycle` and `clock_hz` of `hw_models.arch.Arch`.
+`peak_macs_per_cycle`, `winograd_macs_per_cycle`, `ddr_bytes_per_cycle` and `clock_hz` of `hw_models.arch.Arch`.
 """
 from __future__ import annotations
 
@@ -67,15 +67,15 @@ class Roof:
     """What a roofline needs from an architecture."""
 
     name: str
-    peak_macs_per_cycle: float
-    winograd_factor: float
+    peak_macs_per_cycle: float          # dense (direct convolution) MACs per cycle
+    winograd_macs_per_cycle: float      # direct-equivalent MACs per cycle of 3-wide convs under Winograd
     ddr_bytes_per_cycle: float
     clock_hz: float
 
     @classmethod
     def from_arch(cls, arch: Any) -> "Roof":
         """From a `hw_models.arch.Arch` (its derived properties; nothing re-derived here)."""
-        return cls(arch.name, arch.peak_macs_per_cycle, arch.winograd_factor, arch.ddr_bytes_per_cycle,
+        return cls(arch.name, arch.peak_macs_per_cycle, arch.winograd_macs_per_cycle, arch.ddr_bytes_per_cycle,
                    arch.clock_hz)
 
 

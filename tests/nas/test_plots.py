@@ -120,10 +120,10 @@ def test_roofline_places_layers_at_intensity_and_attained_performance(arch_name)
     np.testing.assert_allclose(sorted(map(tuple, placed)), sorted(expected))
     roof_line = ax.lines[0]
     x = np.asarray(roof_line.get_xdata())
-    peak = 2 * arch.peak_macs_per_cycle * arch.winograd_factor * arch.clock_hz / 1e9
+    peak = 2 * arch.winograd_macs_per_cycle * arch.clock_hz / 1e9
     np.testing.assert_allclose(roof_line.get_ydata(), np.minimum(arch.ddr_bytes_per_cycle * arch.clock_hz / 1e9 * x,
                                                                  peak))
-    assert len(ax.lines) == (3 if arch.winograd_factor > 1 else 2)  # + dense roof under Winograd, + ridge line
+    assert len(ax.lines) == (3 if arch.pe_array.winograd else 2)  # + dense roof under Winograd, + ridge line
     assert "1 without MACs or DDR traffic not shown" in ax.get_title()
 
 
