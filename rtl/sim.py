@@ -63,3 +63,20 @@ def run(runner, toplevel: str, test_module: str, build_dir: Path, *, testcase: s
     return runner.test(hdl_toplevel=toplevel, test_module=test_module, testcase=testcase, build_dir=Path(build_dir),
                        test_dir=Path(build_dir), extra_env=dict(env or {}), plusargs=list(plusargs),
                        parameters=dict(parameters or {}), timescale=("1ns", "1ps"))
+
+
+def core_plusargs(work: Path) -> list[str]:
+    """Exchange-file plusargs of tb_core (the cocotb test writes and reads the same files in `work`)."""
+    work = Path(work)
+    return [f"+ddr={work / 'ddr.hex'}", f"+cfg={work / 'cfg.hex'}", f"+out={work / 'ddr_out.hex'}",
+            f"+perf={work / 'perf.hex'}"]
+
+
+def run_core(runner, build_dir: Path, *, testcase: str, seeds: tuple[int, int] = (0, 4),
+             results: Path | None = None) -> Path:
+    """Run a test of rtl/tb/test_core.py on a built tb_core (random-layer seeds [first, last))."""
+    env = {"OVL_COSIM_DIR": str(build_dir), "OVL_SEEDS": f"{seeds[0]}:{seeds[1]}"}
+    if results is not None:
+        env["OVL_RESULTS"] = str(results)
+    return run(runner, "tb_core", "rtl.tb.test_core", build_dir, testcase=testcase, env=env,
+               plusargs=core_plusargs(build_dir))

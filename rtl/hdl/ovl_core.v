@@ -400,6 +400,12 @@ module ovl_core (
 
     wire [FC_AW-1:0]  s_fc_addr;
     wire [B_AW-1:0]   s_b_addr;
+    // the bias-cache read is issued BIAS_DELAY cycles after the slot so that the bias arrives when the slot
+    // reaches the accumulators (ovl_pe_array samples init 3 + clog2(C) cycles after the slot's operands)
+    localparam integer BIAS_DELAY = 3 + LOGC;
+    reg  [BIAS_DELAY*B_AW-1:0] b_addr_d;
+    always @(posedge clk) b_addr_d <= {b_addr_d[(BIAS_DELAY-1)*B_AW-1:0], s_b_addr};
+    wire [B_AW-1:0] bias_raddr = b_addr_d[(BIAS_DELAY-1)*B_AW +: B_AW];
     wire [K*C*8-1:0]  fc_q;
     wire [K*32-1:0]   bias_q;
     ovl_filter_cache #(.K(K), .C(C), .DEPTH(FC_DEPTH), .BDEPTH(BIAS_DEPTH)) fcache (
@@ -429,12 +435,6 @@ module ovl_core (
     end
     wire [C*8-1:0]  x_in = m_pad ? {C*8{1'b0}} : sb_q;
     wire [K*32-1:0] init = p_bias ? bias_q : {K*32{1'b0}};
-    // the bias-cache read is issued BIAS_DELAY cycles after the slot so that the bias arrives when the slot
-    // reaches the accumulators (ovl_pe_array samples init 3 + clog2(C) cycles after the slot's operands)
-    localparam integer BIAS_DELAY = 3 + LOGC;
-    reg  [BIAS_DELAY*B_AW-1:0] b_addr_d;
-    always @(posedge clk) b_addr_d <= {b_addr_d[(BIAS_DELAY-1)*B_AW-1:0], s_b_addr};
-    wire [B_AW-1:0] bias_raddr = b_addr_d[(BIAS_DELAY-1)*B_AW +: B_AW];
 
     wire            pe_valid;
     wire [K*32-1:0] pe_acc;

@@ -77,25 +77,19 @@ module ovl_pool #(
     wire signed [23:0] oyh = ($signed(qy) >= oh_s) ? oh_s - 24'sd1 : $signed(qy);
     wire signed [23:0] oxh = ($signed(qx) >= ow_s) ? ow_s - 24'sd1 : $signed(qx);
 
-    reg                vy [0:2], fy [0:2], cy [0:2];
-    reg                vx [0:2], fx [0:2], cx [0:2];
-    reg signed [23:0]  oyc [0:2], oxc [0:2];
-    reg [2:0]          ry, rx;
-    integer d;
-    always @(*) begin
-        for (d = 0; d < 3; d = d + 1) begin
-            oyc[d] = oyh - $signed(d[23:0]);
-            oxc[d] = oxh - $signed(d[23:0]);
-            ry = cand(oyc[d], sy_s, pt_s, kh_s, ys, h_s);
-            rx = cand(oxc[d], sx_s, pl_s, kw_s, xs, w_s);
-            vy[d] = ry[2];
-            fy[d] = ry[1];
-            cy[d] = ry[0];
-            vx[d] = rx[2];
-            fx[d] = rx[1];
-            cx[d] = rx[0];
+    wire               vy [0:2], fy [0:2], cy [0:2];
+    wire               vx [0:2], fx [0:2], cx [0:2];
+    wire signed [23:0] oyc [0:2], oxc [0:2];
+    genvar g;
+    generate
+        for (g = 0; g < 3; g = g + 1) begin : cnd
+            localparam signed [23:0] DG = g;
+            assign oyc[g] = oyh - DG;
+            assign oxc[g] = oxh - DG;
+            assign {vy[g], fy[g], cy[g]} = cand(oyh - DG, sy_s, pt_s, kh_s, ys, h_s);
+            assign {vx[g], fx[g], cx[g]} = cand(oxh - DG, sx_s, pl_s, kw_s, xs, w_s);
         end
-    end
+    endgenerate
 
     // running maxima and the emission queue
     reg [C*8-1:0]  va [0:4*OW_MAX-1];

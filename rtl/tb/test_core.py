@@ -106,8 +106,10 @@ async def test_random_layers(dut):
             if rec.seq != index:
                 mismatches.append(f"case {seed}: perf record of bundle {rec.seq}, expected bundle {index}")
             err = None if model is None else cosim.cycle_error(rec.compute, model)
+            walker, model_pe = cosim.walker_cycles(prep.program.bundles[index], prep.program.arch)
             bundles.append({"bundle": rec.seq, "rtl_compute": rec.compute, "rtl_load": rec.load,
-                            "rtl_total": rec.total, "model": model, "error": err})
+                            "rtl_total": rec.total, "model": model, "error": err, "walker": walker,
+                            "model_pe": model_pe})
         while expected and expected[0][0] == seed:
             _, index, _ = expected.popleft()
             mismatches.append(f"case {seed}: bundle {index} produced no perf record")
@@ -129,7 +131,7 @@ async def test_backpressure_stalls(dut):
     (back-pressure through the config network and the readers): still bit-exact, same compute cycles."""
     mismatches = []
     expected = collections.deque()
-    for seed in (100, 101, 102):
+    for seed in (100, 117, 126):        # small cases: two layers, pool with padding, two images
         prep = cosim.prepare(cosim.random_case(seed))
         base = await run_on_rtl(dut, prep.packets, prep.ddr_init, len(prep.ddr_ref))
         expected.extend((seed, r.seq, r.compute) for r in base["perf"])
