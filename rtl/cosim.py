@@ -213,17 +213,20 @@ def diff_bytes(got: bytes, want: bytes, ranges: list[tuple[int, int]]) -> list[i
     return bad
 
 
-def walker_cycles(bundle, arch: Arch) -> tuple[int, int]:
-    """(RTL window-walker cycles, the cycle model's PE-array cycles) of a conv bundle, from its fields: the RTL
-    takes ceil(passes * positions / T) * T * entries (T = Arch.accumulator_threads, groups of T interleaved
-    accumulations, items of consecutive passes sharing a group), the model passes * entries * max(positions, T)
-    (simulator.costs.conv_cycles)."""
+def walker_cycles(program, bundle) -> tuple[int, int]:
+    """(RTL window-walker cycles, the cycle model's PE-array cycles) of a conv bundle. The RTL takes
+    ceil(passes * positions / T) * T * entries (T = Arch.accumulator_threads: groups of T interleaved
+    accumulations, items of consecutive passes sharing a group); the model's figure is
+    `simulator.demand.bundle_demand(program, bundle).pe_cycles`."""
+    from simulator.demand import bundle_demand
+
+    arch = program.arch
     g, p = bundle.fields(Module.STREAM_BUFFER), bundle.fields(Module.PE_ARRAY)
     t = arch.accumulator_threads
     positions = g["n"] * g["oh"] * g["ow"]
     passes = -(-p["k"] // arch.pe_array.k_vector)
     entries = -(-p["c_count"] // arch.pe_array.c_vector) * g["kh"] * g["kw"]
-    return math.ceil(passes * positions / t) * t * entries, passes * entries * max(positions, t)
+    return math.ceil(passes * positions / t) * t * entries, bundle_demand(program, bundle).pe_cycles
 
 
 def cycle_error(rtl: int, model: float) -> float:

@@ -106,7 +106,7 @@ async def test_random_layers(dut):
             if rec.seq != index:
                 mismatches.append(f"case {seed}: perf record of bundle {rec.seq}, expected bundle {index}")
             err = None if model is None else cosim.cycle_error(rec.compute, model)
-            walker, model_pe = cosim.walker_cycles(prep.program.bundles[index], prep.program.arch)
+            walker, model_pe = cosim.walker_cycles(prep.program, prep.program.bundles[index])
             bundles.append({"bundle": rec.seq, "rtl_compute": rec.compute, "rtl_load": rec.load,
                             "rtl_total": rec.total, "model": model, "error": err, "walker": walker,
                             "model_pe": model_pe})
