@@ -86,16 +86,25 @@ def from_blocked(b: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 # --- bit packing ---------------------------------------------------------------------------------------------
 def pack_bits(values: np.ndarray, width: int) -> bytes:
     """Pack unsigned integers of `width` bits (1..32) LSB first into ceil(n * width / 8) bytes."""
-    v = np.asarray(values, dtype=np.uint64).ravel()
+    v = np.asarray(values).ravel()
     n = v.size
     if n == 0:
         return b""
     if width in (8, 16, 32):
-        return v.astype({8: np.uint8, 16: np.uint16, 32: np.uint32}[width]).astype(
-            {8: "<u1", 16: "<u2", 32: "<u4"}[width]).tobytes()
+        return v.astype({8: "<u1", 16: "<u2", 32: "<u4"}[width]).tobytes()
+    if width == 12:   # BFP16 mantissas: two values in three bytes
+        m = v.astype(np.uint16) & np.uint16(0xFFF)
+        if n % 2:
+            m = np.concatenate([m, np.zeros(1, dtype=np.uint16)])
+        a, b = m[0::2], m[1::2]
+        out = np.empty((a.size, 3), dtype=np.uint8)
+        out[:, 0] = a & 0xFF
+        out[:, 1] = (a >> 8) | ((b & 0xF) << 4)
+        out[:, 2] = b >> 4
+        return out.tobytes()[: -(-n * 12 // 8)]
     g = -(-n // 8)
     pad = np.zeros(g * 8, dtype=np.uint64)
-    pad[:n] = v & np.uint64((1 << width) - 1)
+    pad[:n] = v.astype(np.uint64) & np.uint64((1 << width) - 1)
     grp = pad.reshape(g, 8)
     nw = -(-width // 8)  # uint64 words per group of 8 values (8 * width bits)
     out = np.zeros((g, nw), dtype=np.uint64)
@@ -141,17 +150,24 @@ def unpack_bits(data: bytes, width: int, n: int) -> np.ndarray:
 
 # --- block floating point ------------------------------------------------------------------------------------
 def bfp_encode(x: np.ndarray, mant_bits: int, exp_bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Blocks along the last axis -> (mantissas int64 same shape, biased exponents int64 shape[:-1])."""
-    x = np.asarray(x, dtype=np.float64)
+    """Blocks along the last axis -> (mantissas int32 same shape, biased exponents int32 shape[:-1]).
+
+    E = floor(log2(max|x|)) is exact from frexp; x / 2^(E - mb + 2) is exact in float64 (a power-of-two scale),
+    so the result does not depend on the input's float width."""
+    x = np.asarray(x)
+    if x.dtype != np.float32 and x.dtype != np.float64:
+        x = x.astype(np.float32)
     bias = (1 << (exp_bits - 1)) - 1
-    a = np.max(np.abs(x), axis=-1)
-    with np.errstate(divide="ignore"):
-        e = np.where(a > 0, np.floor(np.log2(np.where(a > 0, a, 1.0))), -bias)
+    a = np.abs(x).max(axis=-1)
+    _, ex = np.frexp(a)                       # a = f * 2^ex with f in [0.5, 1): floor(log2 a) = ex - 1
+    e = np.where(a > 0, ex.astype(np.int32) - 1, -bias)
     e = np.clip(e, -bias, (1 << exp_bits) - 1 - bias)
-    step = np.exp2(e - (mant_bits - 2))[..., None]
+    # a power-of-two scale: exact in the input's float width (the scaled values stay far from over/underflow)
+    scale = np.ldexp(np.ones((), dtype=x.dtype), (mant_bits - 2) - e)[..., None]
     top = (1 << (mant_bits - 1)) - 1
-    m = np.clip(np.rint(x / step), -top, top).astype(np.int64)
-    return m, (e + bias).astype(np.int64)
+    m = np.rint(x * scale)
+    np.clip(m, -top, top, out=m)
+    return m.astype(np.int32), (e + bias).astype(np.int32)
 
 
 def bfp_decode(m: np.ndarray, e: np.ndarray, mant_bits: int, exp_bits: int) -> np.ndarray:
@@ -200,8 +216,9 @@ def encode_chunk(arch, weights: np.ndarray, bias: np.ndarray | None) -> bytes:
     elif p.name == "int8":
         elem = pack_bits(w.astype(np.int8).view(np.uint8), 8)
     else:
-        m, ex = bfp_encode(w, p.mantissa_bits, p.exponent_bits)
-        elem = pack_bits(m.astype(np.int64) & ((1 << p.mantissa_bits) - 1), p.filter_bits)
+        m, ex = bfp_encode(w if w.dtype in (np.float32, np.float64) else w.astype(np.float32), p.mantissa_bits,
+                           p.exponent_bits)
+        elem = pack_bits(m.ravel() & ((1 << p.mantissa_bits) - 1), p.filter_bits)
         elem += pack_bits(ex, p.exponent_bits)
     out = bytearray(elem)
     out += bytes(-len(out) % 4)

@@ -17,7 +17,8 @@ from compiler.ir import Graph, Node
 from compiler.isa import ISA, Module
 from compiler.lowering.formats import requant_params
 from compiler.lowering.geometry import GroupGeo, group_geometry
-from compiler.lowering.memory import (Loc, MemoryPlan, align, allocate, choose_concats, lifetimes, resolve,
+from compiler.lowering.memory import (Loc, MemoryPlan, align, allocate, choose_concats, choose_resident, lifetimes,
+                                      resolve,
                                       tensor_bytes)
 from compiler.lowering.tiling import Tile, TilePlan, plan_group
 from compiler.lowering.units import Schedule, Unit, build_schedule
@@ -62,18 +63,20 @@ def plan_memory(g: Graph, plan: Plan, arch, *, reuse: bool) -> MemoryPlan:
     aliased = choose_concats(g, sched0, arch) if reuse else frozenset()
     sched = build_schedule(g, plan, arch, aliased)
     geos, tiles = plan_tiles(g, plan, arch, sched)
-    return _layout(g, arch, sched, geos, tiles, reuse, aliased)
+    return _layout(g, arch, sched, geos, tiles, reuse, aliased, resident=reuse and plan.double_buffer)
 
 
-def _layout(g: Graph, arch, sched: Schedule, geos, tiles, reuse: bool, aliased) -> MemoryPlan:
+def _layout(g: Graph, arch, sched: Schedule, geos, tiles, reuse: bool, aliased, resident: bool = False
+            ) -> MemoryPlan:
     cv = arch.pe_array.c_vector
     eb = arch.feature_bytes
+    on_chip = choose_resident(g, sched, geos, tiles, arch) if resident else {}
     roots: dict[str, str] = {}
     names = set(g.inputs) | set(g.outputs) | set(sched.windows)
     for u in sched.units:
         names.update(u.reads)
         names.update(u.writes)
-    for t in names:
+    for t in names - set(on_chip):
         roots[t] = resolve(t, sched.windows).root
     sizes = {r: tensor_bytes(sched.views[r], cv, eb) for r in set(roots.values())}
     extra = {}
@@ -85,7 +88,7 @@ def _layout(g: Graph, arch, sched: Schedule, geos, tiles, reuse: bool, aliased) 
             extra[r] = k
     life = lifetimes(g, sched, roots, extra)
     offsets, size = allocate(sizes, life, reuse, arch.ddr.word_bytes)
-    return MemoryPlan(reuse, frozenset(aliased), offsets, sizes, life, {}, size)
+    return MemoryPlan(reuse, frozenset(aliased), offsets, sizes, life, on_chip, size)
 
 
 class Lowering:
@@ -173,7 +176,7 @@ class Lowering:
             geo = self.geos[u.name]
             if geo.pe.kind != "bypass":
                 W, B = layer_weights(self.g, geo) if self.with_weights else (None, None)
-                s_w = self.weight_scale(W)
+                s_w = self.weight_scale(W) if self.int8 else 1.0
                 self.wscale[u.name] = s_w
                 int8 = (self.scale(u.group.input), s_w) if self.int8 else None
                 ident = self.chunk_ident(u, geo)
@@ -247,6 +250,11 @@ class Lowering:
         dtype = {"fp32": "fp32", "int8": "int8"}.get(self.arch.precision, "fp16")
         for t in names:
             if t in out:
+                continue
+            if t in self.mem.resident:
+                shape = self.g.tensors[t].shape
+                out[t] = TensorAlloc(t, "on-chip", tuple(shape), tuple(self.sched.views[t]), dtype, -1,
+                                     tensor_bytes(self.sched.views[t], self.cv, self.eb), self.scale(t), 0)
                 continue
             lc = self.loc(t)
             if lc.root not in self.mem.offsets:
@@ -322,8 +330,11 @@ class Lowering:
         # --- feature reader
         fr: dict[str, Any] = {}
         sb = bank
-        fr.update(self._reader("r0", grp.input, t.n0, nt, t.blk0, t.blk1, t.rows[0], t.cols[0], sb))
-        reads.add(self.loc(grp.input).root)
+        if grp.input in self.mem.resident and self.db:
+            pass                       # the previous bundle left the whole input tile at the start of this bank
+        else:
+            fr.update(self._reader("r0", grp.input, t.n0, nt, t.blk0, t.blk1, t.rows[0], t.cols[0], sb))
+            reads.add(self.loc(grp.input).root)
         in_entries = nt * (t.blk1 - t.blk0) * t.rows[0].size * t.cols[0].size
         sb_next = sb + in_entries
         elt_sb = psum_sb = 0
@@ -353,7 +364,8 @@ class Lowering:
         if sb_next - bank > self.bank_size:
             raise CapacityError(f"layer '{grp.name}': tile needs {sb_next - bank} stream-buffer entries > "
                                 f"{self.bank_size}; raise stream_buffer.depth")
-        cfg[Module.FEATURE_READER] = fr
+        if fr:
+            cfg[Module.FEATURE_READER] = fr
         # --- filter reader
         pe_bank = 0
         if pe.kind != "bypass":
@@ -417,11 +429,17 @@ class Lowering:
             written = f"{u.name}/psum"
         else:
             wc0, wc1 = (0, stages[-1].cout) if geo.whole_channels else (t.k0, t.k1)
-            ddr, (pn, pc, py), lane = self.addr(grp.output, t.n0, wc0, t.y0, t.x0)
-            off, total = self.root_channels(grp.output)
-            fw.update(ddr=ddr, pn=pn, pc=pc, py=py, n=nt, c=wc1 - wc0, c_first=lane, rows=t.y1 - t.y0,
-                      width=t.x1 - t.x0, zfill=int(off + wc1 == total))
-            written = self.loc(grp.output).root
+            if grp.output in self.mem.resident and self.db:
+                nxt = ((seq + 1) % self.arch.stream_buffer.banks) * self.bank_size
+                fw = {"ddr_en": 0, "sb_en": 1, "sb": nxt, "n": nt, "c": wc1 - wc0, "rows": t.y1 - t.y0,
+                      "width": t.x1 - t.x0, "zfill": 1}
+                written = ""
+            else:
+                ddr, (pn, pc, py), lane = self.addr(grp.output, t.n0, wc0, t.y0, t.x0)
+                off, total = self.root_channels(grp.output)
+                fw.update(ddr=ddr, pn=pn, pc=pc, py=py, n=nt, c=wc1 - wc0, c_first=lane, rows=t.y1 - t.y0,
+                          width=t.x1 - t.x0, zfill=int(off + wc1 == total))
+                written = self.loc(grp.output).root
         cfg[Module.FEATURE_WRITER] = fw
         # --- synchronisation
         wait = (not self.db) or self.after_host or bool(reads & self.prev_writes)

@@ -100,6 +100,46 @@ def choose_concats(g: Graph, sched: Schedule, arch) -> frozenset[str]:
     return frozenset(chosen)
 
 
+def choose_resident(g: Graph, sched: Schedule, geos: dict, tiles: dict, arch) -> dict[str, int]:
+    """Tensors passed from one bundle to the next through the stream buffer instead of DDR: tensor -> entries.
+
+    The producer is a single-tile group writing the whole tensor, the next unit is a single-tile group whose
+    input tile is the whole tensor (same blocked layout), nothing else reads it, and it fits one bank together
+    with the consumer's operand tile. Requires double buffering (the tensor sits in the consumer's bank)."""
+    cv = arch.pe_array.c_vector
+    sb = arch.stream_buffer
+    if sb.banks < 2:
+        return {}
+    bank = sb.depth // sb.banks
+    readers: dict[str, int] = {}
+    for n in g.nodes:
+        for i in n.inputs:
+            if i:
+                readers[i] = readers.get(i, 0) + 1
+    parents = {w.parent for w in sched.windows.values()}
+    out: dict[str, int] = {}
+    for u, v in zip(sched.units, sched.units[1:]):
+        if u.kind != "group" or v.kind != "group":
+            continue
+        t = u.group.output
+        if (v.group.input != t or v.group.operand == t or readers.get(t, 0) != 1 or t in g.outputs
+                or t in sched.windows or t in parents or t in out):
+            continue
+        tu, tv = tiles[u.name], tiles[v.name]
+        if len(tu.tiles) != 1 or len(tv.tiles) != 1 or tu.psum or tv.psum:
+            continue
+        n, c, h, w = sched.views[t]
+        x = tv.tiles[0]
+        if (x.rows[0].a, x.rows[0].b, x.cols[0].a, x.cols[0].b) != (0, h, 0, w) or x.blk0 != 0 or \
+                x.blk1 != -(-c // cv) or (x.n0, x.n1) != (0, n):
+            continue
+        entries = n * -(-c // cv) * h * w
+        if entries + tv.sb_entries - entries > bank or entries > bank:
+            continue
+        out[t] = entries
+    return out
+
+
 def lifetimes(g: Graph, sched: Schedule, roots: dict[str, str], extra: dict[str, int]) -> dict[str, tuple[int, int]]:
     life: dict[str, list[int]] = {}
 

@@ -75,14 +75,14 @@ def chunk_arrays(geo: GroupGeo, W: np.ndarray, bias: np.ndarray | None, tile: Ti
     b = None if (bias is None or not tile.first_slice) else bias[k0:k1]
     if pe.kind == "dw":
         blocks = -(-kt // cv)
-        wd = np.zeros((blocks * cv, pe.kh * pe.kw))
-        wd[:kt] = np.asarray(W[k0:k1, 0], dtype=np.float64).reshape(kt, -1)
+        wd = np.zeros((blocks * cv, pe.kh * pe.kw), dtype=np.float32)
+        wd[:kt] = np.asarray(W[k0:k1, 0], dtype=np.float32).reshape(kt, -1)
         return wd.reshape(blocks, cv, -1).transpose(0, 2, 1), b
-    wt = np.asarray(W[k0:k1, tile.c_offset:tile.c_offset + tile.c_count], dtype=np.float64)
+    wt = np.asarray(W[k0:k1, tile.c_offset:tile.c_offset + tile.c_count], dtype=np.float32)
     if geo.wino:
         wt = winograd_filters(wt, q)
     cb = -(-tile.c_count // cv)
-    full = np.zeros((kt, cb * cv) + wt.shape[2:])
+    full = np.zeros((kt, cb * cv) + wt.shape[2:], dtype=wt.dtype)
     full[:, :tile.c_count] = wt
     full = full.reshape(kt, cb, cv, pe.kh, geo.kwp).transpose(0, 1, 3, 4, 2)
     return full.reshape(kt, cb * pe.kh * geo.kwp, cv), b

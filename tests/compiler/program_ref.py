@@ -291,6 +291,19 @@ class Machine:
         fw = b.fields("fwrite")
         if fw["ddr_en"]:
             self.fwrite(fw, x)
+        if fw["sb_en"]:
+            self.sb_write(fw, x)
+
+    def sb_write(self, f: dict, x: np.ndarray) -> None:
+        """Tile layout ((n * cb + b) * rows + y) * width + x at entry `sb`, lanes of missing channels zero."""
+        n, c, h, w = x.shape
+        cb = -(-c // self.cv)
+        full = np.zeros((n, cb * self.cv, h, w), dtype=self.rdt if f["raw"] else self.fdt)
+        full[:, :c] = x
+        blk = full.reshape(n, cb, self.cv, h, w).transpose(0, 1, 3, 4, 2)
+        data = np.ascontiguousarray(blk).view(np.uint8).ravel()
+        start = f["sb"] * self.entry_bytes
+        self.sb[start:start + data.size] = data
 
     def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from compiler.frontend import run_onnxruntime

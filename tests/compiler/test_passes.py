@@ -317,3 +317,17 @@ def test_calibrate_shares_scales_and_matches_ranges():
     assert s["relu"] == pytest.approx(float(np.abs(ref["relu"]).max()) / 127)
     assert s["sigmoid"] == pytest.approx(float(np.abs(ref["sigmoid"]).max()) / 127)
     assert get_plan(run(g, "calibrate")).scales == {}              # float architecture: nothing to do
+
+
+def test_memory_plan_keeps_single_tile_results_on_chip():
+    g = residual_block()                                  # conv+relu, then conv+add+relu+pool: one tile each
+    prog = compile_model(g, "a10_generic", opt_level=2).program
+    first, second = prog.bundles
+    assert first.fields("fwrite")["sb_en"] == 1 and first.fields("fwrite")["ddr_en"] == 0
+    assert not second.fields("fread")["r0_en"] and second.fields("fread")["r1_en"]   # only the residual operand
+    assert second.fields("sbuf")["sb"] == first.fields("fwrite")["sb"]
+    assert prog.memory["relu"].role == "on-chip" and prog.memory["relu"].ddr == -1
+    off = compile_model(g, "a10_generic", opt_level=2, disable=["memory-plan"]).program
+    assert all(b.fields("fwrite")["ddr_en"] for b in off.bundles)
+    traffic = lambda p: p.stats()["ddr_traffic_total_bytes"]  # noqa: E731
+    assert traffic(prog) < traffic(off)
