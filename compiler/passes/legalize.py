@@ -138,8 +138,6 @@ def _avg_pool_as_conv(ed: Rewriter, g: Graph, n: Node) -> bool:
         k = list(n.attr("kernel_shape"))
         s = list(n.attr("strides", [1, 1]))
         p = list(n.attr("pads", [0, 0, 0, 0]))
-        if any(p) and not n.attr("count_include_pad", 0):
-            return False
         out = g.tensors[n.outputs[0]].shape
         # ceil_mode windows that run past the padding have a smaller divisor: not a constant-weight conv
         for i in range(2):
@@ -147,7 +145,18 @@ def _avg_pool_as_conv(ed: Rewriter, g: Graph, n: Node) -> bool:
                 return False
         if list(n.attr("dilations", [1, 1])) != [1, 1] or max(s) > STRIDE_MAX:
             return False
-    w = ed.const(f"{n.name}/avg_w", np.full((c, 1, k[0], k[1]), 1.0 / (k[0] * k[1])), (c, 1, k[0], k[1]))
+    divisor = k[0] * k[1]
+    if n.op == "AveragePool" and any(p) and not n.attr("count_include_pad", 0):
+        # padding excluded from the divisor: a constant-weight conv only when every window holds as many
+        # input elements (e.g. a single output position)
+        counts = []
+        for i in range(2):
+            counts.append({min(o * s[i] - p[i] + k[i], x[2 + i]) - max(o * s[i] - p[i], 0)
+                           for o in range(g.tensors[n.outputs[0]].shape[2 + i])})
+        if len(counts[0]) != 1 or len(counts[1]) != 1:
+            return False
+        divisor = counts[0].pop() * counts[1].pop()
+    w = ed.const(f"{n.name}/avg_w", np.full((c, 1, k[0], k[1]), 1.0 / divisor), (c, 1, k[0], k[1]))
     ed.add("Conv", [n.inputs[0], w], {"kernel_shape": k, "strides": s, "pads": p, "dilations": [1, 1],
                                       "group": c}, out=n.outputs[0], name=n.name, origin=n.origin)
     return True

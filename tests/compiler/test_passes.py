@@ -114,6 +114,19 @@ def test_legalize_big_avg_pool_becomes_depthwise_conv():
     assert ops(g3) == ["AveragePool"]
 
 
+def test_legalize_avg_pool_excluding_padding_with_constant_divisor():
+    b = GraphBuilder("t", weights="random")
+    x = b.input("x", (1, 4, 6, 6))
+    g = b.build([b.op("AveragePool", [x], {"kernel_shape": [7, 7], "strides": [1, 1], "pads": [0, 0, 1, 1],
+                                           "count_include_pad": 0})[0]])      # GoogLeNet's final pool
+    g2 = run(g, "legalize", arch=load_arch("dla_alexnet_a10"))
+    assert ops(g2) == ["Conv"]
+    same_semantics(g, g2)
+    h = b.build([b.avg_pool(x, 3, 1, pad=1)])                           # border windows hold fewer inputs
+    assert ops(run(h, "legalize", arch=load_arch("tiny").with_changes(**{"aux.pool.enabled": False}))) == [
+        "AveragePool"]
+
+
 def test_legalize_pad_folds_into_conv():
     b = GraphBuilder("t", weights="random")
     x = b.input("x", (1, 4, 6, 6))
