@@ -35,12 +35,10 @@ def run(seeds: tuple[int, int]) -> list[dict]:
 
 def summary(results: list[dict]) -> dict:
     rows = [(r["seed"], b) for r in results for b in r["bundles"] if b["model"] is not None]
-    raw = [cosim.cycle_error(b["rtl_compute"], b["model"]) for _, b in rows]
-    fixed = [cosim.cycle_error(b["rtl_compute"], b["model"] + b["walker"] - b["model_pe"]) for _, b in rows]
-    aligned = [e for e, (_, b) in zip(raw, rows) if b["walker"] == b["model_pe"]]
+    errors = [cosim.cycle_error(b["rtl_compute"], b["model"]) for _, b in rows]
     return {"cases": len(results), "bit_exact": sum(r["bit_exact"] for r in results), "bundles": len(rows),
-            "raw": cosim.distribution(raw), "no_rounding_bundles": cosim.distribution(aligned),
-            "rounding_corrected": cosim.distribution(fixed),
+            "cycle_error": cosim.distribution(errors),
+            "walker_equals_model_pe": sum(b["walker"] == b["model_pe"] for _, b in rows),
             "fill": sorted({b["rtl_compute"] - b["walker"] for _, b in rows})}
 
 

@@ -4,10 +4,13 @@ estimate (`simulator.estimate`) so that both count work the same way. Every arch
 
 Throughput assumptions (per lane; lanes split the output rows):
 - The stream buffer delivers one input entry (c_vector features) x w_vector columns per lane per cycle.
-- conv: a dense convolution broadcasts that entry to all k_vector PEs; a pass of k_vector filters takes
-  `entries x max(positions, accumulator_threads)` cycles, entries = ceil(c/c_vector) x kh x kw (Winograd reads
-  the w_vector transformed taps of a filter row at once: kh x 1), positions = images x row groups x column
-  groups of q_vector. Fewer positions than the interleaved accumulator depth leave the accumulator waiting.
+- conv: a dense convolution broadcasts that entry to all k_vector PEs. Every (pass of k_vector filters,
+  position) is one accumulation item; the interleaved accumulator takes T = accumulator_threads items at a time
+  (a group), and a group takes `entries` cycles, so a tile takes `ceil(passes x positions / T) x T x entries`
+  cycles; entries = ceil(c/c_vector) x kh x kw (Winograd reads the w_vector transformed taps of a filter row at
+  once: kh x 1), positions = images x row groups x column groups of q_vector. Items of consecutive passes share
+  a group (each thread carries its own filter address), as the RTL does (rtl/hdl/ovl_conv_ctrl.v); with fewer
+  items than T the accumulator waits.
 - depthwise: an entry feeds only its c_vector channels, so the k_vector PEs cannot share it: channel blocks
   are processed one after the other.
 - bypass: one entry x w_vector columns per lane per cycle.
@@ -34,6 +37,12 @@ def conv_positions(arch, n: int, oh: int, ow: int) -> int:
     return n * cdiv(oh, pe.lanes) * cdiv(ow, pe.q_vector)
 
 
+def accumulation_slots(arch, items: int) -> int:
+    """Accumulator slots per filter entry for `items` interleaved accumulations: whole groups of T threads."""
+    t = arch.accumulator_threads
+    return cdiv(items, t) * t
+
+
 def conv_cycles(arch, *, n: int, oh: int, ow: int, c_count: int, kh: int, kw: int, wino: bool,
                 filters_per_group: Iterable[int]) -> int:
     """PE-array cycles of a (grouped) convolution tile; `filters_per_group` lists the tile's filters of each
@@ -41,11 +50,11 @@ def conv_cycles(arch, *, n: int, oh: int, ow: int, c_count: int, kh: int, kw: in
     pe = arch.pe_array
     passes = sum(cdiv(f, pe.k_vector) for f in filters_per_group)
     entries = cdiv(c_count, pe.c_vector) * kh * (1 if wino else kw)
-    return passes * entries * max(conv_positions(arch, n, oh, ow), arch.accumulator_threads)
+    return accumulation_slots(arch, passes * conv_positions(arch, n, oh, ow)) * entries
 
 
 def depthwise_cycles(arch, *, n: int, k: int, oh: int, ow: int, kh: int, kw: int) -> int:
-    return cdiv(k, arch.pe_array.c_vector) * kh * kw * max(conv_positions(arch, n, oh, ow), arch.accumulator_threads)
+    return accumulation_slots(arch, cdiv(k, arch.pe_array.c_vector) * conv_positions(arch, n, oh, ow)) * kh * kw
 
 
 def bypass_cycles(arch, *, n: int, channels: int, rows: int, width: int) -> int:
