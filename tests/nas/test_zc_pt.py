@@ -24,7 +24,7 @@ from nas.zc_pt.search import ZCPTSpec, discretise, post_validate, run_zc_pt
 from nas.zc_pt.strength import op_scoring_correlation, op_strength
 
 ACC = nb201_table().cifar10
-SMALL = ZCPTSpec(candidates=3, validate_rounds=2, batch_size=8, C=4, N=1)
+SMALL = ZCPTSpec(candidates=2, validate_rounds=2, batch_size=8, C=4, N=1)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -128,12 +128,12 @@ def test_study_selection_store_and_resume(tmp_path):
     runs = run_zc_pt(SMALL, tmp_path / "z.db", [0, 1])
     assert [r.seed for r in runs] == [0, 1]
     for r in runs:
-        assert len(r.candidates) == 3
+        assert len(r.candidates) == 2
         assert r.chosen["score"] == max(c["score"] for c in r.candidates)
         assert r.chosen["accuracy"] == pytest.approx(ACC[nb201.to_index(r.chosen["arch"])])
         assert all(len(c["trace"]) == 6 for c in r.candidates)
     with TrialStore(tmp_path / "z.db", readonly=True) as st:
-        assert len(st.trials(st.study("zc-pt-s1"))) == 3
+        assert len(st.trials(st.study("zc-pt-s1"))) == 2
     again = run_zc_pt(SMALL, tmp_path / "z.db", [0], resume=True)
     assert again[0].chosen == runs[0].chosen
     other = run_zc_pt(SMALL, tmp_path / "y.db", [0])
@@ -141,15 +141,15 @@ def test_study_selection_store_and_resume(tmp_path):
 
 
 def test_darts_supernet_selects_a_valid_genotype():
-    ops = ("skip_connect", "sep_conv_3x3", "max_pool_3x3")
-    r = zc_pt_darts(candidates=2, validate_rounds=1, batch_size=4, C=2, layers=3, ops=ops, seed=0)
+    ops = ("skip_connect", "sep_conv_3x3")
+    r = zc_pt_darts(candidates=1, validate_rounds=1, batch_size=4, C=2, layers=3, ops=ops, seed=0)
     g = darts.parse_genotype(r["genotype"])
     for cell in (g.normal, g.reduce):
         assert len(cell) == 8 and all(op in ops for op, _ in cell)
         for node in range(4):
             (_, a), (_, b) = cell[2 * node:2 * node + 2]
             assert a != b and max(a, b) < node + 2
-    assert r["score"] == max(c["score"] for c in r["candidates"])
+    assert r["score"] == r["candidates"][0]["score"] and np.isfinite(r["score"])
     net = DartsSupernet(C=2, layers=3, ops=ops, seed=0)
     assert net(cifar10_batch(4).inputs).shape == (4, 10)
 
