@@ -15,7 +15,10 @@ from workloads.speech.model import TrainConfig
 def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="fsdd-lstm",
                    help="'fsdd-lstm' (the seeded 2x256 LSTM, trained and cached on first use) or a checkpoint .pt")
-    t = p.add_mutually_exclusive_group(required=True)
+    p.add_argument("--recost", metavar="REPORT",
+                   help="instead of searching: re-cost a report.json with the current simulator (overlay speed-ups, "
+                        "cycle simulation), fine-tune baseline points bracketing the RL pick, rewrite it in --out")
+    t = p.add_mutually_exclusive_group()
     t.add_argument("--target-speedup", type=float, help="required overlay speed-up over the dense model (overlay cost)")
     t.add_argument("--target-compression", type=float, help="required parameter compression (size cost)")
     p.add_argument("--arch", default="a10_generic", help="overlay architecture for the overlay cost")
@@ -36,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from workloads.speech.data import load_fsdd
     from workloads.speech.pretrained import load_checkpoint, trained_model
 
+    if args.recost:
+        return _recost(args)
     opts = RuntimeOptions.from_args(args)
     if opts.executor_kind != "inprocess":
         raise UserError("ovl search compress evaluates in-process (each candidate reuses the loaded model and "
@@ -46,6 +51,8 @@ def run(args: argparse.Namespace) -> int:
     if args.rounds < 0 or args.finetune_epochs < 0:
         raise UserError("--rounds and --finetune-epochs must be >= 0")
     target = args.target_speedup if args.target_speedup is not None else args.target_compression
+    if target is None:
+        raise UserError("give --target-speedup X (overlay cost) or --target-compression X (size cost)")
     if not target > 1.0:
         raise UserError(f"target {target}: give a ratio above 1 (e.g. --target-compression 5)")
     overlay = make_cost("overlay", arch=args.arch)
@@ -58,10 +65,39 @@ def run(args: argparse.Namespace) -> int:
                           finetune_baselines=not args.no_finetune_baselines, agent=AgentConfig(seed=opts.seed),
                           store=opts.store, study=opts.study, run_seed=opts.seed, resume=opts.resume,
                           quiet=opts.quiet, overlay=overlay, arch=None if args.no_cycle else overlay.arch)
-    paths = write_report(rep, args.out)
-    if args.json:
+    return _print(rep, write_report(rep, args.out), args.json, target)
+
+
+def _recost(args: argparse.Namespace) -> int:
+    from nas.compression.experiment import annotate_overlay, finetune_brackets, load_report
+    from nas.compression.search import RankEnv
+    from workloads.speech.data import load_fsdd
+    from workloads.speech.pretrained import load_checkpoint, trained_model
+
+    try:
+        rep = load_report(args.recost)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise UserError(f"report '{args.recost}' cannot be read ({type(exc).__name__}); give a report.json "
+                        f"written by ovl search compress") from None
+    seed = trained_model(split=args.split) if args.model == "fsdd-lstm" else load_checkpoint(args.model)
+    data = {p: load_fsdd(p, args.split, data_cfg(seed)) for p in ("train", "val", "test")}
+    overlay = make_cost("overlay", arch=args.arch)
+    if not args.no_finetune_baselines:
+        env = RankEnv(seed, data["val"], make_cost("size"))
+        finetune_brackets(rep, env, data["train"], data["test"],
+                          TrainConfig(epochs=args.finetune_epochs, lr=1e-3))
+    annotate_overlay(rep, seed, overlay, None if args.no_cycle else overlay.arch)
+    return _print(rep, write_report(rep, args.out), args.json, rep.target)
+
+
+def _print(rep, paths, as_json: bool, target: float) -> int:
+    if as_json:
         print(json.dumps(rep.to_json(), indent=1))
         return 0
+    if rep.dense_cycle:
+        print(f"cycle model, dense: unrolled {1e3 * rep.dense_cycle['latency_s']:.3f} ms, native LSTM "
+              f"{1e3 * rep.dense_cycle_native['latency_s']:.3f} ms; estimate (unrolled) "
+              f"{1e3 * (rep.dense_latency_s or 0):.3f} ms; code {rep.code_version}")
     print(f"dense: quick {rep.dense_quick:.1f} %, test {rep.dense_test:.1f} %, {rep.dense_params:,} params; "
           f"cost {rep.cost}, target {target:g}x")
     print(f"{'method':16} {'compr':>7} {'speedup':>7} {'cyc-sp':>7} {'quick%':>7} {'test%':>7} {'ft test%':>8}")

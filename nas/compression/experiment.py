@@ -54,6 +54,7 @@ class CompressionReport:
     rl_trials: list[dict] = field(default_factory=list)
     rounds: list[dict] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
+    code_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,12 +107,8 @@ def run_compression(seed: SpeechModel, train_data: SpeechData, quick: SpeechData
     rep.points.append(_point("rl-oneshot", env, pick, test))
     if finetune_baselines:
         t2 = time.perf_counter()
-        # fine-tune the RL pick and the uniform point closest in ratio at or above it: the equal-speed-up pair
         rep.points[-1].finetuned_test = finetuned(pick.ranks, 0)
-        uni = [p for p in rep.points if p.method == "uniform" and p.ratio >= pick.ratio * 0.98]
-        if uni:
-            u = min(uni, key=lambda p: p.ratio)
-            u.finetuned_test = finetuned(u.ranks, 1)
+        finetune_brackets(rep, env, train_data, test, finetune)
         rep.seconds["finetune_baselines"] = time.perf_counter() - t2
     if rounds > 0:
         t3 = time.perf_counter()
@@ -125,25 +122,61 @@ def run_compression(seed: SpeechModel, train_data: SpeechData, quick: SpeechData
                                     r.test_accuracy, r.test_accuracy))
         rep.seconds["iterative"] = time.perf_counter() - t3
     t4 = time.perf_counter()
-    lat = overlay if overlay is not None else (cost if cost.unit == "s" else None)
-    if lat is not None:
-        rep.dense_latency_s = lat(seed.cfg, {}).value
+    annotate_overlay(rep, seed, overlay if overlay is not None else (cost if cost.unit == "s" else None),
+                     arch if cycle_picks else None)
+    rep.seconds["overlay_costing"] = time.perf_counter() - t4
+    rep.seconds["total"] = time.perf_counter() - t0
+    return rep
+
+
+def finetune_brackets(rep: CompressionReport, env: RankEnv, train_data: SpeechData, test: SpeechData,
+                      finetune: TrainConfig) -> None:
+    """Fine-tune, for each baseline, the two points that bracket the RL one-shot pick's ratio (the closest at or
+    above it and the closest below), so RL and baselines are compared after the same fine-tuning."""
+    picks = [p for p in rep.points if p.method == "rl-oneshot"]
+    if not picks:
+        return
+    target = picks[0].ratio
+    for k, method in enumerate(("uniform", "energy")):
+        pts = [p for p in rep.points if p.method == method]
+        above = [p for p in pts if p.ratio >= target]
+        below = [p for p in pts if p.ratio < target]
+        for j, p in enumerate([min(above, key=lambda p: p.ratio)] * bool(above) +
+                              [max(below, key=lambda p: p.ratio)] * bool(below)):
+            if p.finetuned_test is None:
+                m = env.model(p.ranks)
+                train(m, train_data, TrainConfig(**{**asdict(finetune), "seed": finetune.seed + 101 + 2 * k + j,
+                                                     "log": []}), set_normalisation=False)
+                p.finetuned_test = evaluate(m, test)
+
+
+def annotate_overlay(rep: CompressionReport, seed: SpeechModel, latency: CostModel | None, arch: Any = None) -> None:
+    """Put the overlay estimate's speed-up next to every point and, with `arch`, compile and cycle-simulate the
+    picks (RL, iterative rounds, fine-tuned baselines) and both dense forms. Records the code version."""
+    from nas.runtime import code_version
+
+    rep.code_version = code_version()
+    if latency is not None:
+        rep.dense_latency_s = latency(seed.cfg, {}).value
         for p in rep.points:
-            p.latency_s = lat(seed.cfg, p.ranks).value
+            p.latency_s = latency(seed.cfg, p.ranks).value
             p.speedup = rep.dense_latency_s / p.latency_s
-    if arch is not None and cycle_picks:
+    if arch is not None:
         from nas.compression.cost import cycle_simulate
 
         rep.dense_cycle = cycle_simulate(seed, arch, form="unrolled")
         rep.dense_cycle_native = cycle_simulate(seed, arch, form="native")
-        picks = [p for p in rep.points if p.method.startswith("rl") or p.finetuned_test is not None]
-        for p in picks:
-            c = cycle_simulate(_shapes_only(seed, p.ranks), arch)
-            p.cycle_latency_s = c["latency_s"]
-            p.cycle_speedup = rep.dense_cycle["latency_s"] / c["latency_s"]
-    rep.seconds["overlay_costing"] = time.perf_counter() - t4
-    rep.seconds["total"] = time.perf_counter() - t0
-    return rep
+        for p in rep.points:
+            if p.method.startswith("rl") or p.finetuned_test is not None:
+                c = cycle_simulate(_shapes_only(seed, p.ranks), arch)
+                p.cycle_latency_s = c["latency_s"]
+                p.cycle_speedup = rep.dense_cycle["latency_s"] / c["latency_s"]
+
+
+def load_report(path: str | Path) -> CompressionReport:
+    data = json.loads(Path(path).read_text())
+    points = [Point(**p) for p in data.pop("points")]
+    return CompressionReport(**data, points=points)
 
 
 def _shapes_only(seed: SpeechModel, ranks: dict) -> SpeechModel:

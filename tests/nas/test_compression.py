@@ -297,3 +297,22 @@ def test_ir_factorisation_matches_the_truncated_matrices_on_onnxruntime():
     got = run_onnxruntime(g2, feeds)[g2.outputs[0]]
     want = run_onnxruntime(ref, feeds)[ref.outputs[0]]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_recost_rewrites_a_report_with_overlay_speedups(tiny_model, tmp_path, capsys):
+    from nas.compression.experiment import CompressionReport, Point, load_report
+    ckpt = tmp_path / "tiny.pt"
+    torch.save(tiny_model.checkpoint(), ckpt)
+    rep = CompressionReport("size", 2.0, 90.0, 90.0, tiny_model.n_params(), points=[
+        Point("uniform", {"lstm0.R": 2, "lstm1.R": 2}, 1.5, 1.5, 80.0, 80.0),
+        Point("rl-oneshot", {"lstm0.W": 2, "lstm0.R": 3, "lstm1.R": 2}, 1.6, 1.6, 85.0, 84.0)])
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "report.json").write_text(__import__("json").dumps(rep.to_json()))
+    out = tmp_path / "out"
+    assert main(["search", "compress", "--recost", str(src / "report.json"), "--model", str(ckpt), "--out", str(out),
+                 "--store", str(tmp_path / "s.db"), "--no-finetune-baselines", "--no-cycle"]) == 0
+    again = load_report(out / "report.json")
+    assert all(p.speedup == pytest.approx(again.dense_latency_s / p.latency_s) for p in again.points)
+    assert (out / "accuracy_vs_speedup.png").stat().st_size > 1000 and again.code_version
+    assert "rl-oneshot" in capsys.readouterr().out
