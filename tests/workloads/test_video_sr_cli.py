@@ -1,0 +1,82 @@
+"""`ovl sr` end to end on tiny clips, and the experiment runner's bookkeeping."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from compiler.cli import main
+from workloads.video_sr.degradation import DegradedClip, synthetic_clip
+from workloads.video_sr.estimator import shipped_estimator
+from workloads.video_sr.experiment import METHODS, ExperimentConfig, evaluate_clip, kernel_settings, run_experiment
+from workloads.video_sr.kernels import load_kernels
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def test_degrade_estimate_restore(tmp_path, capsys):
+    clip, kern, png = tmp_path / "clip.npz", tmp_path / "k.npz", tmp_path / "png"
+    assert main(["sr", "degrade", "--image", "chelsea", "--frames", "4", "--size", "64", "--scale", "2",
+                 "--seed", "3", "-o", str(clip), "--png", str(png)]) == 0
+    c = DegradedClip.load(clip)
+    assert c.lr.shape == (4, 32, 32) and len(list(png.glob("*.png"))) == 8
+    capsys.readouterr()
+    assert main(["sr", "estimate", str(clip), "--setting", "consistent", "-o", str(kern), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    cov, setting = load_kernels(kern)
+    assert setting == "consistent" and cov.shape == (4, 3) and len(out["kernels"]) == 4
+    assert set(out["stats"]) == {"fixed", "independent", "consistent", "true"}
+    assert out["stats"]["true"]["kernel_error"] == 0.0
+    assert main(["sr", "restore", str(clip), "--kernels", str(kern), "-o", str(tmp_path / "sr.npz"), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    with np.load(tmp_path / "sr.npz") as z:
+        assert z["sr"].shape == (4, 64, 64)
+    assert res["psnr"] > 15 and 0 < res["ssim"] <= 1
+    assert main(["sr", "restore", str(clip), "--true-kernels"]) == 0
+    assert "PSNR" in capsys.readouterr().out
+
+
+def test_cli_errors_exit_2(tmp_path, capsys):
+    assert main(["sr", "estimate", str(tmp_path / "missing.npz")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    clip = tmp_path / "c.npz"
+    synthetic_clip("camera", schedule="fixed", frames=3, size=(64, 64), scale=2).save(clip)
+    np.savez(tmp_path / "k.npz", kernels=np.ones((5, 3)) * [1.0, 0.0, 1.0])
+    assert main(["sr", "restore", str(clip), "--kernels", str(tmp_path / "k.npz")]) == 2
+    assert "5 frames" in capsys.readouterr().err
+    assert main(["sr", "estimate", str(clip), "--model", str(tmp_path / "k.npz")]) == 2
+    assert "not a valid estimator" in capsys.readouterr().err
+    assert main(["sr", "degrade", "--size", "65", "-o", str(tmp_path / "x.npz")]) == 2
+    assert "not divisible" in capsys.readouterr().err
+
+
+def test_experiment_rows_and_verdicts():
+    est = shipped_estimator(2)
+    config = ExperimentConfig(scale=2, frames=3, size=64, images=("camera",), noises=(0.0,))
+    result = run_experiment(config, estimator=est)
+    assert len(result.rows) == 2 * len(METHODS)
+    by = {(r.schedule, r.method): r for r in result.rows}
+    assert by[("varying", "true")].kernel_error == 0.0 and by[("fixed", "bicubic")].kernel_error is None
+    assert by[("fixed", "fixed")].temporal_consistency == pytest.approx(0.0, abs=1e-12)
+    assert by[("fixed", "true")].psnr > by[("fixed", "bicubic")].psnr
+    assert {v["schedule"] for v in result.verdicts()} == {"varying", "fixed"}
+    assert "| 0 | varying | consistent |" in result.markdown()
+    assert json.loads(result.to_json())["config"]["scale"] == 2
+
+
+def test_settings_relations():
+    clip = synthetic_clip("astronaut", schedule="varying", frames=5, size=(96, 96), scale=2, seed=1)
+    per_frame = np.stack([clip.kernels[i] * (1 + 0.05 * (-1) ** i) for i in range(5)])
+    sets = kernel_settings(per_frame)
+    np.testing.assert_array_equal(sets["independent"], per_frame)
+    assert np.all(sets["fixed"] == sets["fixed"][0])
+    outcome = evaluate_clip(clip, per_frame)
+    assert set(outcome.restored) == set(METHODS)
+    with pytest.raises(Exception, match="ground truth"):
+        evaluate_clip(DegradedClip("x", clip.lr, 2), per_frame)
