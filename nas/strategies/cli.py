@@ -1,6 +1,6 @@
 """`ovl search nas`: NB201 search with the benchmark as oracle, one study per seed in a trial store.
 
-    ovl search nas --space nb201 --strategy ae --warmup synflow --budget 100 --latency-max 3 --seeds 20 \
+    ovl search nas --space nb201 --strategy ae --warmup synflow --budget 100 --latency-max 0.6 --seeds 20 \
         --store out/nas.db
 """
 from __future__ import annotations
@@ -27,8 +27,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--move", choices=PROXIES, default=None, help="zero-cost move proposal with this proxy")
     p.add_argument("--p-random", type=float, default=0.25, help="probability of a plain move (default 0.25)")
     p.add_argument("--dataset", choices=DATASETS, default="cifar10", help="benchmark accuracy to optimise")
-    p.add_argument("--latency", default="fpga",
-                   help=f"latency source: {', '.join(LATENCY_DEVICES)}, or an `ovl nas latency-table` CSV")
+    p.add_argument("--latency", default="overlay",
+                   help=f"latency source: overlay (simulated a10_generic table, default), "
+                        f"{', '.join(LATENCY_DEVICES)} (HELP), or an `ovl nas latency-table` CSV")
     p.add_argument("--latency-max", type=float, default=None, metavar="MS",
                    help="only propose cells with latency <= MS milliseconds")
     p.add_argument("--population", type=int, default=20, help="evolution population (default 20)")

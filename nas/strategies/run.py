@@ -16,7 +16,7 @@ import numpy as np
 from compiler.errors import UserError
 from nas.proxies import PROXIES
 from nas.runtime import Executor, TrialStore, run_study
-from nas.strategies.space import DATASETS, SPACES, NB201Objective, feasibility, latency_table
+from nas.strategies.space import DATASETS, SPACES, NB201Objective, feasibility, latency_source
 from nas.strategies.strategies import STRATEGIES, CellStrategy, Guidance
 
 
@@ -32,7 +32,7 @@ class SearchSpec:
     move: str | None = None           # proxy for the move proposal (None: off)
     p_random: float = 0.25
     dataset: str = "cifar10"
-    latency: str = "fpga"             # latency source (HELP device column or a latency-table CSV)
+    latency: str = "overlay"          # latency source: overlay table, HELP device column, or a CSV
     latency_max: float | None = None  # ms
     population: int = 20              # evolution
     tournament: int = 5
@@ -67,7 +67,7 @@ class SearchSpec:
             raise UserError(f"--warmup-size {self.warmup_size}: give 1 or more cells")
         if self.strategy == "rs" and self.move:
             raise UserError("random search makes no moves: --move applies to ae and rl")
-        latency_table(self.latency)
+        latency_source(self.latency)
 
 
 def make_strategy(spec: SearchSpec, scorer=None) -> CellStrategy:
@@ -170,4 +170,4 @@ def feasible_optimum(spec: SearchSpec) -> float:
     acc = nb201_table().accuracy(spec.dataset)
     if spec.latency_max is None:
         return float(acc.max())
-    return float(acc[latency_table(spec.latency) <= spec.latency_max].max())
+    return float(acc[latency_source(spec.latency) <= spec.latency_max].max())

@@ -49,19 +49,23 @@ SPACES = {"nb201": NB201}
 DATASETS = ("cifar10", "cifar100", "imagenet16")
 
 
+OVERLAY_TABLE = "nb201_overlay_a10_generic.csv"
+
+
 @cache
-def latency_table(source: str) -> np.ndarray:
-    """Latency in ms of every NB201 cell, by index, from `source`: a HELP device column of
-    nas/data/nb201_latency_ms.csv (fpga, eyeriss, raspi4, pixel3, gpu_1080ti_b1, cpu_gold6226) or the path of a
-    CSV with columns `index` and `latency_ms` covering all 15,625 cells (e.g. `ovl nas latency-table -o`)."""
-    from nas.data import LATENCY_DEVICES, NB201_SIZE, nb201_table
+def latency_source(source: str) -> np.ndarray:
+    """Latency in ms of every NB201 cell, by index, from `source`: `overlay` (the simulated overlay table in
+    nas/data, a10_generic), a HELP device column of nas/data/nb201_latency_ms.csv (fpga, eyeriss, raspi4,
+    pixel3, gpu_1080ti_b1, cpu_gold6226), or the path of a CSV with columns `index` and `latency_ms` covering
+    all 15,625 cells (e.g. written by `ovl nas latency-table -o`)."""
+    from nas.data import DATA_DIR, LATENCY_DEVICES, NB201_SIZE, nb201_table
 
     if source in LATENCY_DEVICES:
         return nb201_table().latency_ms[source]
-    path = Path(source)
+    path = Path(DATA_DIR) / OVERLAY_TABLE if source == "overlay" else Path(source)
     if not path.is_file():
-        raise UserError(f"latency source '{source}' is neither a device ({', '.join(LATENCY_DEVICES)}) nor a "
-                        f"CSV file; give one of those")
+        raise UserError(f"latency source '{source}' is neither 'overlay', a device ({', '.join(LATENCY_DEVICES)}) "
+                        f"nor a CSV file; give one of those")
     import csv
 
     with open(path, newline="") as f:
@@ -82,26 +86,26 @@ def latency_table(source: str) -> np.ndarray:
 class NB201Objective:
     """The benchmark as an oracle: a "trained model" is a table look-up of its test accuracy (%).
 
-    Returns {"accuracy": %, "latency_ms": ms from `latency` (a `latency_table` source)}. Module-level class so
+    Returns {"accuracy": %, "latency_ms": ms from `latency` (a `latency_source` source)}. Module-level class so
     process-pool executors can pickle it.
     """
 
     dataset: str = "cifar10"
-    latency: str = "fpga"
+    latency: str = "overlay"
 
     def __call__(self, candidate: dict[str, Any], seed: int) -> dict[str, float]:
         from nas.data import nb201_table
 
         i = int(candidate["index"])
         return {"accuracy": float(nb201_table().accuracy(self.dataset)[i]),
-                "latency_ms": float(latency_table(self.latency)[i])}
+                "latency_ms": float(latency_source(self.latency)[i])}
 
 
 def feasibility(latency: str, latency_max: float | None) -> Callable[[Ops], bool] | None:
     """Predicate `ops -> latency <= latency_max` on NB201 (None when unconstrained)."""
     if latency_max is None:
         return None
-    table = latency_table(latency)
+    table = latency_source(latency)
     if not (table <= latency_max).any():
         raise UserError(f"--latency-max {latency_max} ms: no NB201 cell is that fast on '{latency}' "
                         f"(minimum {float(np.min(table)):.3f} ms)")

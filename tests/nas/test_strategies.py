@@ -2,6 +2,8 @@
 warm-up and move-proposal mechanics, the latency constraint, learning progress, and user errors."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -12,7 +14,7 @@ from nas.runtime import TrialStore, run_study
 from nas.spaces import nb201
 from nas.strategies import NB201, NB201Objective, SearchSpec, make_strategy, run_searches
 from nas.strategies.run import best_curves, feasible_optimum, format_curve_table
-from nas.strategies.space import feasibility, latency_table
+from nas.strategies.space import feasibility, latency_source
 
 ACC = nb201_table().cifar10
 
@@ -52,12 +54,12 @@ def test_same_seed_same_trials_and_resume_is_exact(tmp_path, strategy):
 
 
 def test_random_search_never_repeats_and_respects_latency(tmp_path):
-    spec = SearchSpec(strategy="rs", budget=300, latency_max=2.5)
+    spec = SearchSpec(strategy="rs", budget=300, latency="fpga", latency_max=2.5)
     run_searches(spec, tmp_path / "s.db", [0], prefix="rs")
     trials = trials_of(tmp_path / "s.db", "rs-s0")
     idx = [t.config["index"] for t in trials]
     assert len(idx) == len(set(idx)) == 300
-    lat = latency_table("fpga")
+    lat = latency_source("fpga")
     assert all(lat[i] <= 2.5 for i in idx)
     assert all(t.metrics["latency_ms"] == pytest.approx(lat[t.config["index"]]) for t in trials)
     assert all(nb201.to_index(t.config["arch"]) == t.config["index"] for t in trials)
@@ -107,20 +109,21 @@ def test_guidance_with_a_good_proxy_beats_plain_search_early(tmp_path):
 
 
 def test_feasible_optimum_and_feasibility():
-    spec = SearchSpec(latency_max=3.0)
-    lat = latency_table("fpga")
+    spec = SearchSpec(latency="fpga", latency_max=3.0)
+    lat = latency_source("fpga")
     assert feasible_optimum(spec) == pytest.approx(ACC[lat <= 3.0].max())
     ok = feasibility("fpga", 3.0)
     for i in (0, 1, 2, 100, 5000):
         assert ok(nb201.as_ops(i)) == (lat[i] <= 3.0)
-    assert NB201Objective()(NB201.candidate(nb201.as_ops(7)), 0) == {"accuracy": ACC[7], "latency_ms": lat[7]}
+    assert NB201Objective(latency="fpga")(NB201.candidate(nb201.as_ops(7)), 0) == {"accuracy": ACC[7],
+                                                                                    "latency_ms": lat[7]}
 
 
 def test_strategy_errors():
     with pytest.raises(UserError, match="random search makes no moves"):
         make_strategy(SearchSpec(strategy="rs", move="synflow"))
     with pytest.raises(UserError, match="no NB201 cell is that fast"):
-        make_strategy(SearchSpec(latency_max=0.1))
+        make_strategy(SearchSpec(latency_max=0.001))
     with pytest.raises(UserError, match="unknown proxy"):
         SearchSpec(warmup="nope").check()
     with pytest.raises(UserError, match="latency source"):
@@ -129,9 +132,18 @@ def test_strategy_errors():
 
 def test_cli(tmp_path, capsys):
     assert ovl(["search", "nas", "--strategy", "ae", "--budget", "30", "--seeds", "3", "--store",
-                str(tmp_path / "c.db"), "--quiet", "--latency-max", "3", "--plot", str(tmp_path / "c.png")]) == 0
+                str(tmp_path / "c.db"), "--quiet", "--latency", "fpga", "--latency-max", "3", "--plot",
+                str(tmp_path / "c.png")]) == 0
     out = capsys.readouterr().out
     assert "@30" in out and "lat<=3ms(fpga)" in out
     assert (tmp_path / "c.png").stat().st_size > 1000
-    assert ovl(["search", "nas", "--budget", "5", "--store", str(tmp_path / "d.db"), "--latency-max", "0.01"]) == 2
+    # the default latency source is the simulated overlay table in nas/data
+    assert ovl(["search", "nas", "--strategy", "rs", "--budget", "20", "--store", str(tmp_path / "o.db"), "--quiet",
+                "--latency-max", "0.6", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    lat = latency_source("overlay")
+    assert res["optimum"] == pytest.approx(ACC[lat <= 0.6].max())
+    with TrialStore(tmp_path / "o.db", readonly=True) as st:
+        assert all(lat[t.config["index"]] <= 0.6 for t in st.trials(st.study("nas-s0")))
+    assert ovl(["search", "nas", "--budget", "5", "--store", str(tmp_path / "d.db"), "--latency-max", "0.001"]) == 2
     assert "no NB201 cell is that fast" in capsys.readouterr().err
