@@ -3,6 +3,7 @@ training time, and BRP-NAS vs random search vs regularised evolution at a budget
 
     .venv/bin/python bench/bench_predictors.py --part latency --sources latbench fpga out/overlay_a10.csv
     .venv/bin/python bench/bench_predictors.py --part search --seeds 10
+    .venv/bin/python bench/bench_predictors.py --part constrained --latency-table out/overlay_a10.csv --latency-max 1
     .venv/bin/python bench/bench_predictors.py            # both, default sources latbench and fpga
 
 Every training run and every search is a study in the trial store (`--store`, default out/bench_predictors.db),
@@ -71,9 +72,40 @@ def search_part(a, store) -> None:
               f"{times[r['search']][1]:.0f} s CPU for all seeds")
 
 
+def constrained_part(a, store) -> None:
+    """The three searches under a latency constraint judged by a latency table (e.g. the overlay's)."""
+    from nas.data import nb201_table
+    from nas.predictors.brp import BRPSpec, run_brp_searches
+    from nas.strategies.run import SearchSpec, curve_rows, format_curve_table, run_searches
+    from nas.predictors.latency import search_latency as latency_table
+
+    seeds = range(a.seed, a.seed + a.constrained_seeds)
+    src, lim = a.latency_table, a.latency_max
+    lat = latency_table(src)
+    feasible = lat <= lim
+    acc = nb201_table().cifar10
+    optimum = float(acc[feasible].max())
+    tag = f"{Path(src).stem}-{lim:g}"
+    curves = {
+        "rs": list(run_searches(SearchSpec(strategy="rs", budget=a.budget, latency=src, latency_max=lim), store,
+                                seeds, prefix=f"rs-{tag}", resume=True).values()),
+        "ae": list(run_searches(SearchSpec(strategy="ae", budget=a.budget, latency=src, latency_max=lim), store,
+                                seeds, prefix=f"ae-{tag}", resume=True).values()),
+        "brp-nas": list(run_brp_searches(BRPSpec(budget=a.budget, steps=a.steps, latency=src, latency_max=lim),
+                                         store, seeds, prefix=f"brp-nas-{tag}", resume=True).values())}
+    print(f"\n=== latency <= {lim:g} ms on '{src}' ({int(feasible.sum())} of {len(lat)} cells feasible, best feasible "
+          f"C10 accuracy {optimum:.2f}; unconstrained optimum {acc.max():.2f}), {a.constrained_seeds} seeds ===")
+    budgets = [n for n in (10, 20, 50) if n < a.budget] + [a.budget]
+    print(format_curve_table(curves, budgets, optimum=optimum))
+    for r in curve_rows(curves, [a.budget]):
+        hits = sum(1 for run in curves[r["search"]] if max(run[:a.budget]) >= optimum - 1e-9)
+        print(f"{r['search']:<8} @{a.budget}: {r['mean']:.2f} ± {r['std']:.2f}; feasible optimum found in "
+              f"{hits}/{r['seeds']} seeds")
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("latency", "search", "all"), default="all")
+    p.add_argument("--part", choices=("latency", "search", "constrained", "all"), default="all")
     p.add_argument("--sources", nargs="+", default=["latbench", "fpga"],
                    help="latency sources (device names, latbench, or an `ovl nas latency-table` CSV)")
     p.add_argument("--kinds", nargs="+", default=["gcn", "mlp", "linear", "linear-live"])
@@ -82,6 +114,10 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", type=int, default=100)
     p.add_argument("--steps", type=int, default=50, help="BRP-NAS predictor steps per iteration unit")
+    p.add_argument("--latency-table", default=None, metavar="CSV",
+                   help="constrained part: latency table (e.g. `ovl nas latency-table -o`) judging the constraint")
+    p.add_argument("--latency-max", type=float, default=None, metavar="MS", help="constrained part: the limit")
+    p.add_argument("--constrained-seeds", type=int, default=5)
     p.add_argument("--store", default="out/bench_predictors.db")
     p.add_argument("--threads", type=int, default=1)
     a = p.parse_args()
@@ -91,6 +127,8 @@ def main() -> int:
         latency_part(a, a.store)
     if a.part in ("search", "all"):
         search_part(a, a.store)
+    if a.part in ("constrained", "all") and a.latency_table and a.latency_max:
+        constrained_part(a, a.store)
     return 0
 
 

@@ -89,9 +89,9 @@ class BRPSpec:
 def candidate_cells(spec: BRPSpec) -> np.ndarray:
     """NB201 indices the search may propose: all cells, or those meeting the latency constraint."""
     from nas.spaces import nb201
-    from nas.strategies.space import latency_table
+    from nas.predictors.latency import search_latency
 
-    table = latency_table(spec.latency)  # validates the source even when unconstrained
+    table = search_latency(spec.latency)  # validates the source even when unconstrained
     if spec.latency_max is None:
         return np.arange(nb201.SIZE)
     lat = table if spec.latency_model == "table" else predicted_latency(spec.latency)

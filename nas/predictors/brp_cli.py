@@ -31,7 +31,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--warmup-size", type=int, default=d.warmup_size, help="cells scored for the warm-up")
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps, help="predictor steps of the warm-up")
     p.add_argument("--latency", default=d.latency,
-                   help=f"latency source: {', '.join(LATENCY_DEVICES)}, or an `ovl nas latency-table` CSV")
+                   help=f"latency source: overlay (the overlay table in nas/data), {', '.join(LATENCY_DEVICES)}, "
+                        "or an `ovl nas latency-table` CSV")
     p.add_argument("--latency-max", type=float, default=None, metavar="MS", help="only propose cells this fast")
     p.add_argument("--latency-model", choices=("table", "gcn"), default=d.latency_model,
                    help="judge the constraint by the source itself (table) or a latency GCN trained on 900 cells")

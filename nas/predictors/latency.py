@@ -38,8 +38,21 @@ class PredictorError(UserError):
 
 
 # --- data -----------------------------------------------------------------------------------------------------------
+def search_latency(source: str) -> np.ndarray:
+    """Full-space latency column (ms by NB201 index) as the NB201 searches read it (`nas.strategies.space`):
+    a HELP device, `overlay` (the overlay table shipped in nas/data) or a CSV covering every cell. Raises a
+    UserError naming the source when it is none of those."""
+    from nas.strategies import space
+
+    # the reader is `latency_source` (named `latency_table` before the overlay source was added)
+    reader = getattr(space, "latency_source", None) or getattr(space, "latency_table")
+    return reader(source)
+
+
 def latency_labels(source: str) -> np.ndarray:
-    """Latency in ms of every NB201 cell from `source` (NaN where the source has no value), read-only."""
+    """Latency in ms of every NB201 cell from `source` (NaN where the source has no value), read-only:
+    a HELP device column, `latbench`, a CSV with `index, latency_ms` (cells may be missing), or another source
+    the NB201 searches know (`overlay`)."""
     from nas.data import LATENCY_DEVICES, NB201_SIZE, latbench_cpu, nb201_table
 
     if source in LATENCY_DEVICES:
@@ -51,8 +64,11 @@ def latency_labels(source: str) -> np.ndarray:
         return out
     path = Path(source)
     if not path.is_file():
-        raise PredictorError(f"latency source '{source}' is neither a device ({', '.join(LATENCY_DEVICES)}, "
-                             "latbench) nor a CSV file; give one of those")
+        try:
+            return search_latency(source)
+        except UserError:
+            raise PredictorError(f"latency source '{source}' is neither a device ({', '.join(LATENCY_DEVICES)}, "
+                                 "latbench, overlay) nor a CSV file; give one of those") from None
     import csv
 
     out = np.full(NB201_SIZE, np.nan)
@@ -76,7 +92,7 @@ def latency_labels(source: str) -> np.ndarray:
 def source_sources() -> tuple[str, ...]:
     from nas.data import LATENCY_DEVICES
 
-    return LATENCY_DEVICES + ("latbench",)
+    return LATENCY_DEVICES + ("latbench", "overlay")
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--layers", type=int, default=8, help="DARTS: supernet cells (default 8)")
     p.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="NB201 accuracy reported")
     p.add_argument("--latency", default=d.latency,
-                   help=f"NB201 latency reported: {', '.join(LATENCY_DEVICES)} or an `ovl nas latency-table` CSV")
+                   help=f"NB201 latency reported: overlay, {', '.join(LATENCY_DEVICES)} or a latency-table CSV")
     p.add_argument("--threads", type=int, default=None, help="torch intra-op threads for this process")
     p.add_argument("--json", action="store_true")
     add_runtime_arguments(p, default_study="zc-pt")

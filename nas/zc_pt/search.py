@@ -49,7 +49,8 @@ class ZCPTSpec:
     latency: str = "fpga"         # latency source reported for the chosen cell
 
     def check(self) -> "ZCPTSpec":
-        from nas.strategies.space import DATASETS, latency_table
+        from nas.predictors.latency import search_latency
+        from nas.strategies.space import DATASETS
 
         if self.candidates < 1 or self.validate_rounds < 1:
             raise UserError(f"--candidates {self.candidates} / --validate-rounds {self.validate_rounds}: give 1 or "
@@ -63,7 +64,7 @@ class ZCPTSpec:
             raise UserError(f"supernet C={self.C}, N={self.N}: both must be >= 1")
         if self.dataset not in DATASETS:
             raise UserError(f"unknown dataset '{self.dataset}'; choose one of {', '.join(DATASETS)}")
-        latency_table(self.latency)
+        search_latency(self.latency)
         return self
 
 
@@ -125,7 +126,7 @@ class ZCPTObjective:
     def __call__(self, candidate: dict[str, Any], seed: int) -> dict[str, Any]:
         from nas.data import nb201_table
         from nas.spaces import nb201
-        from nas.strategies.space import latency_table
+        from nas.predictors.latency import search_latency
 
         t0, c0 = time.perf_counter(), time.process_time()
         s = int(candidate["supernet_seed"])
@@ -135,7 +136,7 @@ class ZCPTObjective:
         score = post_validate(net, ops, self.spec, s)
         i = nb201.to_index(ops)
         return {"score": score, "accuracy": float(nb201_table().accuracy(self.spec.dataset)[i]),
-                "latency_ms": float(latency_table(self.spec.latency)[i]), "arch": nb201.to_str(ops), "index": i,
+                "latency_ms": float(search_latency(self.spec.latency)[i]), "arch": nb201.to_str(ops), "index": i,
                 "discretise_seconds": t1 - t0, "seconds": time.perf_counter() - t0,
                 "cpu_seconds": time.process_time() - c0,
                 "trace": [[t["edge"], t["chosen"], *t["scores"]] for t in trace]}

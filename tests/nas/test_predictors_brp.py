@@ -16,7 +16,8 @@ from nas.predictors.binary import BinaryConfig, BinaryPredictor, ranking_metrics
 from nas.predictors.brp import BRPNAS, BRPSpec, candidate_cells, run_brp_searches
 from nas.runtime import TrialStore, run_study
 from nas.spaces import nb201
-from nas.strategies.space import NB201Objective, latency_table
+from nas.predictors.latency import search_latency as latency_table
+from nas.strategies.space import NB201Objective
 
 ACC = nb201_table().cifar10
 TINY = dict(hidden=32, layers=2, steps=20, lr=3e-3)
