@@ -69,6 +69,16 @@ HW_PARAMS: tuple[HWParam, ...] = (
 )
 
 
+#: Named parameter tables: `default` is the co-design space; `small` a sub-space for quick runs and tests.
+PRESETS: dict[str, tuple[HWParam, ...]] = {
+    "default": HW_PARAMS,
+    "small": (HWParam("k_vector", (16, 64)), HWParam("c_vector", (8, 16)), HWParam("lanes", (1, 2)),
+              HWParam("q_vector", (1, 2)), HWParam("winograd", (False, True)), HWParam("sb_depth", (2048, 8192)),
+              HWParam("fc_depth", (256,)), HWParam("pool", (True, False)), HWParam("precision", ("bfp16",)),
+              HWParam("mem_bits", (256, 512))),
+}
+
+
 def config_changes(cfg: dict[str, Any], base: Arch = BASE) -> dict[str, Any]:
     """Dotted field changes of a configuration (HW_PARAMS name -> value) relative to `base`."""
     return {"pe_array.k_vector": cfg["k_vector"], "pe_array.c_vector": cfg["c_vector"], "pe_array.lanes": cfg["lanes"],
@@ -113,7 +123,16 @@ class HWSpace:
 
     `illegal` records why each rejected combination is illegal (the first legality message)."""
 
-    def __init__(self, params: Sequence[HWParam] = HW_PARAMS, base: Arch = BASE):
+    def __init__(self, params: Sequence[HWParam] | str = HW_PARAMS, base: Arch = BASE):
+        if isinstance(params, str):
+            if params not in PRESETS:
+                from compiler.errors import UserError
+
+                raise UserError(f"hardware space '{params}': choose one of {', '.join(PRESETS)}")
+            self.preset = params
+            params = PRESETS[params]
+        else:
+            self.preset = next((k for k, v in PRESETS.items() if tuple(v) == tuple(params)), "custom")
         self.params = tuple(params)
         self.base = base
         self.illegal: dict[str, int] = {}
