@@ -93,7 +93,8 @@ def main() -> None:
         print(f"\n## sweep (load average now {loadavg()})")
     s = sw.summary()
     print("| quantity | value |\n|---|---|")
-    rows = [("configurations swept", f"{s['configurations']:,} ({s['fitting']:,} fit the device)"),
+    rows = [("configurations swept", f"{s['configurations']:,} ({s['fitting']:,} fit the device); {s['excluded']:,} "
+                                     "outside the co-design space (skipped)"),
             ("legal pairs evaluated", f"{s['pairs']:,}"),
             ("distinct (network, configuration) evaluations", f"{s['networks']:,}"),
             ("wall time", f"{s['seconds']:.1f} s (of which per-configuration costing {s['cost_seconds']:.1f} s)"),

@@ -44,7 +44,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from compiler.errors import UserError
+from compiler.errors import CapacityError, UserError
 from hw_models.arch import Arch
 from nas.spaces import nb201
 from nas.spaces.nb201_latency import canonical
@@ -219,6 +219,7 @@ class _Geo:
     native: bool
     batch: bool
     double_buffer: bool
+    error: str = ""
 
 
 class CellCostModel:
@@ -256,8 +257,12 @@ class CellCostModel:
             db = arch.stream_buffer.banks > 1
             p = replace(plan, winograd=wino_cache[code], double_buffer=db, tiles=None)
             unit = next(u for u in sched.units if u.name == name)
-            geo = group_geometry(g2, unit.group, p, arch, sched.views)
-            tp = plan_group(geo, arch, batch=p.batch, double_buffer=db, native=p.native_groups)
+            try:
+                geo = group_geometry(g2, unit.group, p, arch, sched.views)
+                tp = plan_group(geo, arch, batch=p.batch, double_buffer=db, native=p.native_groups)
+            except CapacityError as exc:        # this group does not tile on this architecture
+                out.append(_Geo(None, None, name, "", sig[5], sig[6], p.batch, db, str(exc)))
+                continue
             kind = _kind(geo)
             out.append(_Geo(geo, tp, name, KIND_OPS.get(kind, kind), sig[5], sig[6], p.batch, db))
         if len(self._geo) > 4096:
@@ -271,9 +276,14 @@ class CellCostModel:
 
         t0 = time.perf_counter()
         t = self.tables[plan_class(arch)]
+        geos = self._geometries(t, arch)
+        if any(g.geo is None for g in geos):       # the compiler would fuse differently here: not supported
+            self.arch_seconds += time.perf_counter() - t0
+            return np.full(t.n_features, np.nan)
         cv = arch.pe_array.c_vector
-        tiles = [group_cost(arch, g.geo, g.tp, name=g.name, op=g.op, lane=g.c_off % cv, batch=g.batch,
-                            native=g.native).tiles for g in self._geometries(t, arch)]
+        tiles = [None if g.geo is None else
+                 group_cost(arch, g.geo, g.tp, name=g.name, op=g.op, lane=g.c_off % cv, batch=g.batch,
+                            native=g.native).tiles for g in geos]
         db = arch.stream_buffer.banks > 1
         t1_memo: dict[int, float] = {}
 
@@ -289,23 +299,36 @@ class CellCostModel:
         n_sig = len(t.sig_keys)
         v = np.empty(t.n_features)
         for s, ts in enumerate(tiles):
+            if ts is None:
+                v[s] = np.nan
+                continue
             u = -sum(t1(x) for x in ts)
             for j in range(1, len(ts)):
                 wait = (not db) or (ts[j].psum_in and ts[j - 1].psum_out)
                 u += t2(ts[j - 1], ts[j], wait)
             v[s] = u
         for j, (a, b, reads) in enumerate(t.pairs):
+            if tiles[a] is None or tiles[b] is None:
+                v[n_sig + j] = np.nan
+                continue
             x, y = tiles[a][-1], tiles[b][0]
             wait = (not db) or (reads and not x.psum_out)
             v[n_sig + j] = t2(x, y, wait)
         base_h = n_sig + len(t.pairs)
         for j, s in enumerate(t.heads):
-            v[base_h + j] = t1(tiles[s][0])
+            v[base_h + j] = np.nan if tiles[s] is None else t1(tiles[s][0])
         for j, s in enumerate(t.tails):
-            v[base_h + len(t.heads) + j] = t1(tiles[s][-1])
+            v[base_h + len(t.heads) + j] = np.nan if tiles[s] is None else t1(tiles[s][-1])
         self.arch_seconds += time.perf_counter() - t0
         self.archs_costed += 1
         return v
+
+    def capacity_errors(self, arch: Arch) -> list[str]:
+        """Why groups of the arch's plan class do not tile on `arch` (empty: every group tiles). On such an
+        architecture the compiler fuses those groups differently (it keeps a shorter chain, or slices input
+        channels), so the cached plans do not describe it: `feature_costs` returns NaN (the configuration is
+        outside the co-design space; the sweep counts these)."""
+        return [g.error for g in self._geometries(self.tables[plan_class(arch)], arch) if g.geo is None]
 
     def cycles_by_code(self, arch: Arch) -> tuple[np.ndarray, np.ndarray]:
         """(canonical codes of the arch's class, cycles of each) on `arch`."""

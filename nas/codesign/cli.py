@@ -150,6 +150,9 @@ def _sweep(args) -> int:
     s = summ["space"]
     print(f"joint space: {s['cells']:,} NB201 cells x {s['configurations_legal']:,} legal configurations "
           f"({s['configurations_raw']:,} combinations, {s['fitting']:,} fit the device)")
+    if summ["excluded"]:
+        print(f"{summ['excluded']:,} configurations are outside the co-design space (a group of the cached NB201 "
+              "plans does not tile on them, so the compiler would plan differently) and were skipped")
     print(f"swept {summ['configurations']:,} configurations: {summ['pairs']:,} legal pairs "
           f"({summ['networks']:,} distinct network evaluations) in {summ['seconds']:.1f} s "
           f"({summ['cpu_seconds']:.1f} s CPU) = {summ['pairs_per_minute']:,.0f} pairs/min")

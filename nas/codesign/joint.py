@@ -10,7 +10,9 @@ simulator's fast estimate, minimised), area (`hw_models.optimizer.area_fraction`
 ALMs, DSPs and M20Ks, minimised) and performance per area (images/s per area fraction, maximised; a function of
 the latency and the area, so it adds no new Pareto dimension). Constraints (optional): latency <= L, area <= A,
 and "fits the device" (on by default). A pair is *legal* when the configuration is legal (`HWSpace`) and the cell
-runs on it without host fallback (no live avg_pool_3x3 edge when the pool kernel is off).
+runs on it without host fallback (no live avg_pool_3x3 edge when the pool kernel is off). Configurations on
+which a group of the cached NB201 plans does not tile (`CellCostModel.capacity_errors`: a filter cache too small
+for a fused group's Winograd filters) are outside the co-design space: the compiler plans differently there.
 """
 from __future__ import annotations
 
@@ -163,7 +165,11 @@ class JointSpace:
 
         if not cell_allowed(nb201.as_ops(cell), self.cls_of(p)):
             return "a live avg_pool_3x3 edge without the pool kernel"
-        return "cell not in the planned cell sample"
+        if self.rows[self.cls_of(p)][cell] < 0:
+            return "cell not in the planned cell sample"
+        errs = self.model.capacity_errors(self.hw.points[p].arch)
+        return ("configuration outside the co-design space: the compiler plans the NB201 networks differently on "
+                "it (" + (errs[0] if errs else "unknown") + ")")
 
     def evaluate(self, cell: int, p: int) -> Objectives:
         if not (0 <= cell < nb201.SIZE) or not (0 <= p < len(self.hw)):

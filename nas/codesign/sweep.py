@@ -5,7 +5,8 @@ latencies are one sparse matrix-vector product, and the configuration's own (acc
 the 3-D front (accuracy max, latency min, area min) of the union of those is the true front of the joint space
 (a pair dominated inside its configuration is dominated globally, since area is constant per configuration).
 The per-feature costs of every configuration are kept (`SweepResult.costs`), so searches evaluate any pair later
-without re-costing.
+without re-costing. Configurations outside the co-design space (the compiler would plan the NB201 networks
+differently on them, see `CellCostModel.capacity_errors`) are skipped and listed in `SweepResult.excluded`.
 """
 from __future__ import annotations
 
@@ -36,13 +37,15 @@ class SweepResult:
     ppa_front: dict[str, np.ndarray]  # 2-D front (accuracy max, perf/area max), fitting configurations
     bounds: dict[str, tuple[float, float]] = field(default_factory=dict)
     space: dict[str, Any] = field(default_factory=dict)    # hw preset and cell sample, to rebuild the space
+    excluded: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # outside the space
 
     @property
     def pairs_per_second(self) -> float:
         return self.pairs / self.seconds if self.seconds else 0.0
 
     def summary(self) -> dict[str, Any]:
-        return {"configurations": int(len(self.hw_index)), "fitting": int(self.fits.sum()), "pairs": self.pairs,
+        return {"configurations": int(len(self.hw_index)), "fitting": int(self.fits.sum()),
+                "excluded": int(len(self.excluded)), "pairs": self.pairs,
                 "networks": self.networks, "seconds": self.seconds, "cpu_seconds": self.cpu_seconds,
                 "cost_seconds": self.cost_seconds, "pairs_per_second": self.pairs_per_second,
                 "pairs_per_minute": 60 * self.pairs_per_second, "front_size": int(len(self.front["cell"])),
@@ -58,7 +61,7 @@ def run_sweep(js: JointSpace, hw_indices: Sequence[int] | None = None, *, fits_o
               progress: Callable[[int, int], None] | None = None) -> SweepResult:
     """Evaluate every legal pair of the configurations `hw_indices` (default: all; `fits_only`: those that fit)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    idx = np.arange(len(js.hw)) if hw_indices is None else np.asarray(hw_indices, dtype=np.int64)
+    idx = np.arange(len(js.hw)) if hw_indices is None else np.asarray(list(hw_indices), dtype=np.int64)
     if fits_only:
         idx = idx[js.hw.fits[idx]]
     acc = js.accuracy
@@ -66,6 +69,7 @@ def run_sweep(js: JointSpace, hw_indices: Sequence[int] | None = None, *, fits_o
     costs: dict[int, np.ndarray] = {}
     pairs = networks = 0
     cost_s = 0.0
+    excluded: list[int] = []
     lat_lo, lat_hi = np.inf, -np.inf
     for k, p in enumerate(idx):
         p = int(p)
@@ -73,6 +77,11 @@ def run_sweep(js: JointSpace, hw_indices: Sequence[int] | None = None, *, fits_o
         t1 = time.perf_counter()
         v = js.model.feature_costs(pt.arch)
         cost_s += time.perf_counter() - t1
+        if not np.isfinite(v).all():        # outside the co-design space (the compiler plans differently)
+            excluded.append(p)
+            if progress:
+                progress(k + 1, len(idx))
+            continue
         costs[p] = v
         t = js.tables[js.cls_of(p)]
         lat_codes = (t.counts @ v) / pt.arch.clock_hz
@@ -106,6 +115,8 @@ def run_sweep(js: JointSpace, hw_indices: Sequence[int] | None = None, *, fits_o
     front_all = select(m_all, front_3d(-c["accuracy"], c["latency"], c["area"]))
     ppa = 1.0 / (c["latency"][m_fit] * c["area"][m_fit])
     ppa_front = select(m_fit, front_2d(-c["accuracy"][m_fit], -ppa))
+    gone = set(excluded)
+    idx = np.array([p for p in idx if int(p) not in gone], dtype=np.int64)
     fit_cfg = js.hw.fits[idx]
     areas = js.hw.area[idx]
     bounds = {"accuracy": (float(np.nanmin(acc)), float(np.nanmax(acc))),
@@ -114,14 +125,15 @@ def run_sweep(js: JointSpace, hw_indices: Sequence[int] | None = None, *, fits_o
                        float(areas[fit_cfg].max()) if fit_cfg.any() else float("nan"))}
     return SweepResult(idx, fit_cfg, areas, costs, pairs, networks, time.perf_counter() - t0,
                        time.process_time() - c0, cost_s, front, front_all, ppa_front, bounds,
-                       {"hw": js.hw.preset, "cells": js.cells, "cells_seed": js.cells_seed, "dataset": js.dataset})
+                       {"hw": js.hw.preset, "cells": js.cells, "cells_seed": js.cells_seed, "dataset": js.dataset},
+                       np.array(excluded, dtype=np.int64))
 
 
 def save_sweep(res: SweepResult, path: Path | str) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     keys = sorted(res.costs)
-    arrays: dict[str, Any] = {"hw_index": res.hw_index, "fits": res.fits, "area": res.area,
+    arrays: dict[str, Any] = {"hw_index": res.hw_index, "fits": res.fits, "area": res.area, "excluded": res.excluded,
                               "cost_hw": np.array(keys, dtype=np.int64)}
     for cls_len in sorted({len(v) for v in res.costs.values()}):
         sel = [k for k in keys if len(res.costs[k]) == cls_len]
@@ -158,7 +170,8 @@ def load_sweep(path: Path | str) -> SweepResult:
           for n in ("front", "front_all", "ppa_front")}
     return SweepResult(z["hw_index"], z["fits"], z["area"], costs, meta["pairs"], meta["networks"], meta["seconds"],
                        meta["cpu_seconds"], meta["cost_seconds"], fr["front"], fr["front_all"], fr["ppa_front"],
-                       {k: tuple(v) for k, v in meta["bounds"].items()}, meta.get("space", {}))
+                       {k: tuple(v) for k, v in meta["bounds"].items()}, meta.get("space", {}),
+                       z["excluded"] if "excluded" in z.files else np.zeros(0, dtype=np.int64))
 
 
 def attach(js: JointSpace, res: SweepResult) -> int:

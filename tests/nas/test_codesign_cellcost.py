@@ -86,3 +86,16 @@ def test_space_legality_counts():
     for p in hw.points:
         assert hw.find(hw.value_index[p.index]) == p.index
     assert hw.find([0, 1, 0, 0, 0, 0, 0, 0, 0, 0]) is None
+
+
+def test_configuration_outside_the_space(model):
+    """fc depth 256 with Winograd F(4,3) on c_vector 8: the fused conv + add groups of the cached plans do not tile,
+    so the compiler plans those networks differently; the model says so instead of guessing."""
+    arch = config_arch({"k_vector": 16, "c_vector": 8, "lanes": 1, "q_vector": 4, "winograd": True,
+                        "sb_depth": 2048, "fc_depth": 256, "pool": True, "precision": "bfp16", "mem_bits": 256})
+    errs = model.capacity_errors(arch)
+    assert errs and "filter-cache entries" in errs[0]
+    assert np.isnan(model.feature_costs(arch)).all()
+    assert np.isnan(model.seconds(CELLS[-3], arch))
+    ok = arch.with_changes(**{"filter_cache.depth": 512})
+    assert not model.capacity_errors(ok) and np.isfinite(model.feature_costs(ok)).all()
