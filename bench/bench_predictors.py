@@ -1,10 +1,10 @@
 """BRP-NAS predictors and search (issue 10): latency predictors on 900 cells tested on the rest, the GCN's
 training time, and BRP-NAS vs random search vs regularised evolution at a budget of 100 trained models.
 
-    .venv/bin/python bench/bench_predictors.py --part latency --sources latbench fpga out/overlay_a10.csv
+    .venv/bin/python bench/bench_predictors.py --part latency --sources latbench overlay fpga
     .venv/bin/python bench/bench_predictors.py --part search --seeds 10
-    .venv/bin/python bench/bench_predictors.py --part constrained --latency-table out/overlay_a10.csv --latency-max 1
-    .venv/bin/python bench/bench_predictors.py            # both, default sources latbench and fpga
+    .venv/bin/python bench/bench_predictors.py --part constrained --latency-table overlay --latency-max 0.5
+    .venv/bin/python bench/bench_predictors.py            # latency (latbench, overlay, fpga) and search
 
 Every training run and every search is a study in the trial store (`--store`, default out/bench_predictors.db),
 so an interrupted benchmark continues where it stopped (`--resume` is implied). Latency metrics: fraction of the
@@ -106,16 +106,16 @@ def constrained_part(a, store) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("latency", "search", "constrained", "all"), default="all")
-    p.add_argument("--sources", nargs="+", default=["latbench", "fpga"],
-                   help="latency sources (device names, latbench, or an `ovl nas latency-table` CSV)")
+    p.add_argument("--sources", nargs="+", default=["latbench", "overlay", "fpga"],
+                   help="latency sources (latbench, overlay, device names, or an `ovl nas latency-table` CSV)")
     p.add_argument("--kinds", nargs="+", default=["gcn", "mlp", "linear", "linear-live"])
     p.add_argument("--latency-seeds", type=int, default=1, help="splits per source and kind")
     p.add_argument("--seeds", type=int, default=10, help="search seeds")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--budget", type=int, default=100)
     p.add_argument("--steps", type=int, default=50, help="BRP-NAS predictor steps per iteration unit")
-    p.add_argument("--latency-table", default=None, metavar="CSV",
-                   help="constrained part: latency table (e.g. `ovl nas latency-table -o`) judging the constraint")
+    p.add_argument("--latency-table", default=None, metavar="SOURCE",
+                   help="constrained part: latency source judging the constraint (overlay, a device, or a CSV)")
     p.add_argument("--latency-max", type=float, default=None, metavar="MS", help="constrained part: the limit")
     p.add_argument("--constrained-seeds", type=int, default=5)
     p.add_argument("--store", default="out/bench_predictors.db")

@@ -11,8 +11,8 @@ models split over I iterations (batch = B // I per iteration):
 A "trained model" is a benchmark look-up (`nas.strategies.NB201Objective`): test accuracy and latency.
 
 Latency constraint: candidates are the cells with latency <= `latency_max` ms according to `latency_model`:
-`table` reads the latency source itself (a HELP device column or an `ovl nas latency-table` CSV: the overlay
-cost model is cheap enough to tabulate), `gcn` prefilters with a latency GCN trained on 900 cells of that source
+`table` reads the latency source itself (by default `overlay`, the simulated overlay latency of every cell in
+nas/data; a HELP device column or an `ovl nas latency-table` CSV), `gcn` prefilters with a latency GCN trained on 900 cells of that source
 (eagle's `--lat_limit` with a latency predictor).
 
 Determinism: every draw comes from the `rng` the runtime hands to `ask` (the predictor is seeded from it), so a
@@ -45,7 +45,7 @@ class BRPSpec:
     warmup: str | None = None          # zero-cost proxy for the warm-up (None: off)
     warmup_size: int = 256
     warmup_steps: int = 100
-    latency: str = "fpga"              # latency source (HELP device or latency-table CSV)
+    latency: str = "overlay"           # latency source (overlay table, HELP device or latency-table CSV)
     latency_max: float | None = None   # ms
     latency_model: str = "table"       # table | gcn
     hidden: int = 600

@@ -42,11 +42,9 @@ def search_latency(source: str) -> np.ndarray:
     """Full-space latency column (ms by NB201 index) as the NB201 searches read it (`nas.strategies.space`):
     a HELP device, `overlay` (the overlay table shipped in nas/data) or a CSV covering every cell. Raises a
     UserError naming the source when it is none of those."""
-    from nas.strategies import space
+    from nas.strategies.space import latency_source
 
-    # the reader is `latency_source` (named `latency_table` before the overlay source was added)
-    reader = getattr(space, "latency_source", None) or getattr(space, "latency_table")
-    return reader(source)
+    return latency_source(source)
 
 
 def latency_labels(source: str) -> np.ndarray:

@@ -46,7 +46,7 @@ class ZCPTSpec:
     C: int = 16
     N: int = 5                    # cells per stage
     dataset: str = "cifar10"      # benchmark accuracy reported for the chosen cell
-    latency: str = "fpga"         # latency source reported for the chosen cell
+    latency: str = "overlay"      # latency source reported for the chosen cell
 
     def check(self) -> "ZCPTSpec":
         from nas.predictors.latency import search_latency

@@ -164,6 +164,8 @@ def test_csv_source_split_and_errors(tmp_path):
         split_cells(lab, 1400, 100)
     with pytest.raises(PredictorError, match="neither a device"):
         latency_labels("no_such_device")
+    overlay = latency_labels("overlay")                         # the simulated overlay table in nas/data
+    assert overlay.shape == (nb201.SIZE,) and (overlay > 0).all()
     (tmp_path / "bad.csv").write_text("idx,ms\n1,2\n")
     with pytest.raises(PredictorError, match="columns"):
         latency_labels(str(tmp_path / "bad.csv"))

@@ -117,7 +117,10 @@ def test_latency_constraint_by_table_and_by_model(tmp_path, monkeypatch):
     gspec = BRPSpec(budget=20, iterations=2, latency="fpga", latency_max=5.0, latency_model="gcn", **TINY)
     assert np.array_equal(candidate_cells(gspec), np.flatnonzero(lat <= 2.5))
     with pytest.raises(UserError, match="relax"):
-        candidate_cells(BRPSpec(latency_max=1.2))
+        candidate_cells(BRPSpec(latency="fpga", latency_max=1.2))
+    # the default source is the overlay table shipped in nas/data
+    overlay = latency_table("overlay")
+    assert np.array_equal(candidate_cells(BRPSpec(latency_max=0.5)), np.flatnonzero(overlay <= 0.5))
 
 
 def test_zero_cost_warmup_guides_the_first_iteration(tmp_path):
@@ -142,7 +145,7 @@ def test_cli_and_errors(tmp_path, capsys):
     assert len(trials(store, "brp-nas-s1")) == 10
     assert ovl(["search", "brp-nas", "--budget", "3", "--iterations", "2", "--store", str(store)]) == 2
     assert "every iteration needs" in capsys.readouterr().err
-    assert ovl(["search", "brp-nas", "--latency-max", "0.5", "--store", str(store), "--study", "z"]) == 2
+    assert ovl(["search", "brp-nas", "--latency-max", "0.05", "--store", str(store), "--study", "z"]) == 2
     assert "relax it" in capsys.readouterr().err
     assert ovl(["search", "brp-nas", "--latency", "nowhere.csv", "--store", str(store), "--study", "y"]) == 2
     assert "nowhere.csv" in capsys.readouterr().err
