@@ -36,6 +36,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     tr.add_argument("--epochs", type=int, default=None, help=f"latency: epochs (default {DEFAULT.epochs})")
     tr.add_argument("--batch-size", type=int, default=None, help=f"latency: batch size (default {DEFAULT.batch_size})")
     tr.add_argument("--lr", type=float, default=None, help="learning rate")
+    tr.add_argument("--hidden", type=int, default=None, help="hidden units of the GCN / MLP (default 600)")
     tr.add_argument("--steps", type=int, default=250, help="accuracy: full-batch training steps (default 250)")
     tr.add_argument("--dataset", choices=("cifar10", "cifar100", "imagenet16"), default="cifar10",
                     help="accuracy: benchmark accuracy to rank by")
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             from nas.predictors.experiment import RankingObjective, format_ranking_rows, ranking_study
 
             obj = RankingObjective(dataset=args.dataset, n_train=args.train or 100, steps=args.steps,
-                                   **({"lr": args.lr} if args.lr else {}))
+                                   **({"lr": args.lr} if args.lr else {}),
+                                   **({"hidden": args.hidden} if args.hidden else {}))
             rows = ranking_study(opts.store, opts.study, seeds=seeds, objective=obj, executor=ex,
                                  resume=opts.resume, quiet=opts.quiet)
             text = format_ranking_rows(rows)
@@ -81,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
             from nas.predictors.latency import DEFAULT, PUBLISHED, with_overrides
 
             cfg = with_overrides(PUBLISHED if args.published else DEFAULT, epochs=args.epochs,
-                                 batch_size=args.batch_size, lr=args.lr)
+                                 batch_size=args.batch_size, lr=args.lr, hidden=args.hidden)
             rows = latency_study(opts.store, opts.study, source=args.source, kinds=args.kinds, seeds=seeds,
                                  n_train=args.train or 900, n_valid=args.valid, config=cfg, save_dir=args.save,
                                  executor=ex, resume=opts.resume, quiet=opts.quiet)

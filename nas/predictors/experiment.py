@@ -124,6 +124,7 @@ class RankingObjective:
     steps: int = 250
     lr: float = 1e-3
     dropout: float = 0.2
+    hidden: int = 600
 
     def __call__(self, candidate: dict[str, Any], seed: int) -> dict[str, Any]:
         import time
@@ -137,7 +138,7 @@ class RankingObjective:
         perm = np.random.default_rng(s).permutation(nb201.SIZE)
         train, test = perm[:self.n_train], np.sort(perm[self.n_train:])
         t0, c0 = time.perf_counter(), time.process_time()
-        pred = BinaryPredictor(BinaryConfig(lr=self.lr, dropout=self.dropout), seed=s)
+        pred = BinaryPredictor(BinaryConfig(hidden=self.hidden, lr=self.lr, dropout=self.dropout), seed=s)
         fit = pred.fit(train, acc[train], self.steps)
         m = ranking_metrics(pred.scores(test), acc[test], seed=s)
         return {**m, "loss_best": fit["loss_best"], "seconds": time.perf_counter() - t0,

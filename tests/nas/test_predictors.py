@@ -196,6 +196,12 @@ def test_cli_train_eval_store_and_errors(tmp_path, capsys):
     assert ev["within_10"] == pytest.approx(rows[2]["within_10"]) and ev["n"] == rows[2]["n"]
     assert ovl(["predictor", "eval", str(models / "linear-s1.pt"), "--source", "fpga", "--cells", "all"]) == 0
     assert "n=15625" in capsys.readouterr().out
+    # the binary-relation accuracy predictor: trained on 30 cells, ranked on the other 15,595
+    rc = ovl(["predictor", "train", "--target", "accuracy", "--train", "30", "--steps", "30", "--hidden", "32",
+              "--lr", "3e-3", "--store", str(store), "--study", "acc", "--quiet", "--json"])
+    assert rc == 0
+    (acc,) = json.loads(capsys.readouterr().out)
+    assert acc["n"] == nb201.SIZE - 30 and acc["spearman"] > 0.3 and acc["pairwise_accuracy"] > 0.6
     assert ovl(["predictor", "eval", str(tmp_path / "missing.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert ovl(["predictor", "train", "--source", "nowhere", "--kinds", "linear", "--store", str(store),
