@@ -98,10 +98,10 @@ class NetworkCost:
 
     def _make_plan(self, arch: Arch) -> _Planned:
         from compiler.lowering.memory import resolve
-        from simulator.estimate import _kind, _planned
+        from simulator.estimate import group_kind, plan_graph
 
         t0 = time.perf_counter()
-        g2, plan, sched, geos, tiles = _planned(self.graph, arch, self.opt_level)
+        g2, plan, sched, geos, tiles = plan_graph(self.graph, arch, self.opt_level)
         units: list = []
         for u in sched.units:
             if u.kind == "host":
@@ -111,7 +111,7 @@ class NetworkCost:
             out_loc = resolve(u.group.output, sched.windows)
             native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
             reads = frozenset(resolve(t, sched.windows).root for t in u.reads)
-            units.append((geo, tp, u.name, _kind(geo), out_loc.c, native, reads, out_loc.root))
+            units.append((geo, tp, u.name, group_kind(geo), out_loc.c, native, reads, out_loc.root))
         reasons = tuple(r for part in plan.host or () for r in part.reasons.values())
         self.plans_made += 1
         self.plan_seconds += time.perf_counter() - t0
@@ -126,7 +126,7 @@ class NetworkCost:
 
     def cycles(self, arch: Arch) -> float:
         """Cycles of one inference (the batch of the graph's input), as `simulator.estimate.estimate`."""
-        from simulator.estimate import _sequence_time, group_cost
+        from simulator.estimate import group_cost, sequence_time
         from simulator.report import KIND_OPS
 
         p = self._plan(arch)
@@ -148,7 +148,7 @@ class NetworkCost:
                 seq.append((t, wait))
             prev_writes = frozenset({f"{name}/psum" if gc.tiles and gc.tiles[-1].psum_out else root})
             after_host = False
-        return float(sum(_sequence_time(arch, seq)))
+        return float(sum(sequence_time(arch, seq)))
 
     def seconds(self, arch: Arch) -> float:
         return self.cycles(arch) / arch.clock_hz
@@ -207,7 +207,8 @@ class Budget:
     def overflows(self, report) -> list[tuple[str, str]]:
         """(category, message) per resource over the budget."""
         out = []
-        for r, label in (("alms", "ALMs"), ("dsps", "DSP blocks"), ("mem_blocks", f"{report.mem_kind.upper()} blocks")):
+        mem = f"{report.mem_kind.upper()} blocks"
+        for r, label in (("alms", "ALMs"), ("dsps", "DSP blocks"), ("mem_blocks", mem)):
             lim = getattr(self, r)
             need = getattr(report.total, r)
             if lim is not None and need > lim:

@@ -2,7 +2,7 @@
 
 The latency of a cell's network on an architecture is the simulator's fast estimate (`simulator.estimate`):
 the compiler plans the network into fused groups, each group's tiles get closed-form costs, and the network's
-cycles are the estimate's closed form over the tile sequence (`_sequence_time`). That closed form is a sum of
+cycles are the estimate's closed form over the tile sequence (`sequence_time`). That closed form is a sum of
 terms each of which depends on one tile or on two consecutive tiles only, so for a fixed compiler plan
 
     cycles(cell, arch) = head + tail + sum_groups U(sig) + sum_consecutive_groups B(sig, sig', reads)
@@ -71,7 +71,7 @@ def build_network(ops: Sequence[int]):
 
 # --- planning a cell network ------------------------------------------------------------------------------------
 def _planned(graph, arch: Arch):
-    from simulator.estimate import _planned as planned
+    from simulator.estimate import plan_graph as planned
 
     return planned(graph, arch, 2)
 
@@ -237,7 +237,7 @@ class CellCostModel:
         from compiler.passes import REGISTRY, PassContext, list_passes
         from compiler.passes.plan import get_plan
         from hw_models.optimizer import planning_key
-        from simulator.estimate import _kind
+        from simulator.estimate import group_kind
         from simulator.report import KIND_OPS
 
         key = (t.cls, planning_key(arch))
@@ -263,7 +263,7 @@ class CellCostModel:
             except CapacityError as exc:        # this group does not tile on this architecture
                 out.append(_Geo(None, None, name, "", sig[5], sig[6], p.batch, db, str(exc)))
                 continue
-            kind = _kind(geo)
+            kind = group_kind(geo)
             out.append(_Geo(geo, tp, name, KIND_OPS.get(kind, kind), sig[5], sig[6], p.batch, db))
         if len(self._geo) > 4096:
             self._geo.pop(next(iter(self._geo)))
@@ -272,7 +272,7 @@ class CellCostModel:
 
     def feature_costs(self, arch: Arch) -> np.ndarray:
         """Cycles of each feature of the arch's plan class on `arch` (see the module docstring)."""
-        from simulator.estimate import _sequence_time, group_cost
+        from simulator.estimate import group_cost, sequence_time
 
         t0 = time.perf_counter()
         t = self.tables[plan_class(arch)]
@@ -290,11 +290,11 @@ class CellCostModel:
         def t1(x) -> float:
             v = t1_memo.get(id(x))
             if v is None:
-                v = t1_memo[id(x)] = float(sum(_sequence_time(arch, [(x, True)])))
+                v = t1_memo[id(x)] = float(sum(sequence_time(arch, [(x, True)])))
             return v
 
         def t2(x, y, wait: bool) -> float:
-            return float(sum(_sequence_time(arch, [(x, True), (y, wait)])))
+            return float(sum(sequence_time(arch, [(x, True), (y, wait)])))
 
         n_sig = len(t.sig_keys)
         v = np.empty(t.n_features)
