@@ -90,6 +90,8 @@ ACT_FUNCTIONS = ("identity", "relu", "relu6", "leaky_relu", "clip", "sigmoid", "
 POOL_TYPES = ("max", "avg")
 ELT_OPS = ("add", "sub", "mul")
 D2S_MODES = ("dcr", "crd", "nearest")
+#: how the PE array's w_vector multiplier columns are used (field `pe.cols`, Winograd architectures only)
+PE_COLS = ("tile", "wide", "images")
 XBAR_CODES = ("end",) + tuple(MODULE_NAMES[m] for m in AUX_KERNELS)
 
 
@@ -293,7 +295,22 @@ class Widths:
     KS: int   # convolution kernel extent and pads
 
 
+_WIDTHS: dict[int, tuple[Any, Widths]] = {}
+
+
 def widths_for(arch) -> Widths:
+    """The derived field widths of an architecture (memoised per Arch object; Arch is immutable)."""
+    hit = _WIDTHS.get(id(arch))
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    w = _widths(arch)
+    if len(_WIDTHS) > 256:
+        _WIDTHS.clear()
+    _WIDTHS[id(arch)] = (arch, w)
+    return w
+
+
+def _widths(arch) -> Widths:
     sb, fc, pe, aux = arch.stream_buffer, arch.filter_cache, arch.pe_array, arch.aux
     return Widths(
         SB=clog2(sb.depth), SBN=clog2(sb.depth + 1), FCN=clog2(fc.depth + 1),
@@ -375,7 +392,10 @@ def _fields(arch, w: Widths) -> dict[Module, list[Field]]:
             _f("psum_out", 1, "1: emit raw accumulators (skip requantisation and the aux chain)"),
             _f("rq_mult", 16, "int8: requantisation multiplier (acc * rq_mult) >> rq_shift"),
             _f("rq_shift", 6, "int8: requantisation shift"),
-        ],
+        ] + ([_f("cols", 2, "column mapping: tile = q_vector outputs per pass (Winograd tile; direct on q_vector "
+                             "columns), wide = w_vector consecutive output columns (direct, sx = 1), images = "
+                             "w_vector images of one output position (direct, ow = 1)", "enum", PE_COLS)]
+             if arch.pe_array.winograd else []),
         Module.XBAR: [_f(f"s{i}", 3, f"aux kernel in chain position {i} (end terminates)", "enum", XBAR_CODES)
                       for i in range(XBAR_SLOTS)],
         Module.ACTIVATION: [

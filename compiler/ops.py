@@ -57,7 +57,7 @@ POOLS = frozenset({"MaxPool", "AveragePool", "GlobalAveragePool"})
 MAC_OPS = frozenset({"Conv", "ConvTranspose", "Gemm", "MatMul", "FullyConnected", "LSTM", "GRU", "RNN"})
 RECURRENT = frozenset({"LSTM", "GRU", "RNN"})
 DATA_MOVEMENT = frozenset({"Concat", "Split", "Slice", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-                           "Pad", "Resize", "DepthToSpace", "Gather", "Expand", "Tile"})
+                           "Pad", "Resize", "DepthToSpace", "SpaceToDepth", "Gather", "Expand", "Tile"})
 
 
 def _fail(node: Node, msg: str) -> ModelError:
@@ -474,6 +474,15 @@ def _d2s(node: Node, ins: list[Tensor | None]) -> Out:
     if c % (b * b):
         raise _fail(node, f"channels {c} not divisible by blocksize^2 = {b * b}")
     return [((n, c // (b * b), h * b, w * b), ins[0].dtype)]
+
+
+@register("SpaceToDepth", {"blocksize": Attr(int, required=True, check=_pos, legal=">= 1")})
+def _s2d(node: Node, ins: list[Tensor | None]) -> Out:
+    n, c, h, w = ins[0].shape
+    b = node.attrs["blocksize"]
+    if h % b or w % b:
+        raise _fail(node, f"height {h} and width {w} must be divisible by blocksize {b}")
+    return [((n, c * b * b, h // b, w // b), ins[0].dtype)]
 
 
 @register("Gather", {"axis": Attr(int), "indices": Attr((list, tuple, int), required=True)})  # int: scalar index

@@ -8,7 +8,9 @@ Throughput assumptions (per lane; lanes split the output rows):
   position) is one accumulation item; the interleaved accumulator takes T = accumulator_threads items at a time
   (a group), and a group takes `entries` cycles, so a tile takes `ceil(passes x positions / T) x T x entries`
   cycles; entries = ceil(c/c_vector) x kh x kw (Winograd reads the w_vector transformed taps of a filter row at
-  once: kh x 1), positions = images x row groups x column groups of q_vector. Items of consecutive passes share
+  once: kh x 1), positions = images x row groups x column groups of q_vector (`pe.cols = tile`), of w_vector
+  consecutive columns (`wide`: a direct stride-1 convolution on every multiplier column, transforms bypassed)
+  or of w_vector images (`images`: one output column, images side by side). Items of consecutive passes share
   a group (each thread carries its own filter address), as the RTL does (rtl/hdl/ovl_conv_ctrl.v); with fewer
   items than T the accumulator waits.
 - depthwise: an entry feeds only its c_vector channels, so the k_vector PEs cannot share it: channel blocks
@@ -32,8 +34,16 @@ def cdiv(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def conv_positions(arch, n: int, oh: int, ow: int) -> int:
+def conv_positions(arch, n: int, oh: int, ow: int, cols: str = "tile") -> int:
+    """Accumulation positions of a tile: what one pass of the PE array's columns covers (docs/isa.md `pe.cols`):
+    `tile` q_vector output columns (the Winograd tile; a direct convolution on q_vector of the w_vector
+    multiplier columns), `wide` w_vector consecutive output columns (direct, horizontal stride 1), `images`
+    w_vector images of one output position (direct, one output column: batched matrix-vector work)."""
     pe = arch.pe_array
+    if cols == "wide":
+        return n * cdiv(oh, pe.lanes) * cdiv(ow, pe.w_vector)
+    if cols == "images":
+        return cdiv(n, pe.w_vector) * cdiv(oh, pe.lanes) * ow
     return n * cdiv(oh, pe.lanes) * cdiv(ow, pe.q_vector)
 
 
@@ -44,17 +54,17 @@ def accumulation_slots(arch, items: int) -> int:
 
 
 def conv_cycles(arch, *, n: int, oh: int, ow: int, c_count: int, kh: int, kw: int, wino: bool,
-                filters_per_group: Iterable[int]) -> int:
+                filters_per_group: Iterable[int], cols: str = "tile") -> int:
     """PE-array cycles of a (grouped) convolution tile; `filters_per_group` lists the tile's filters of each
     group it touches (one entry for a dense convolution)."""
     pe = arch.pe_array
     passes = sum(cdiv(f, pe.k_vector) for f in filters_per_group)
     entries = cdiv(c_count, pe.c_vector) * kh * (1 if wino else kw)
-    return accumulation_slots(arch, passes * conv_positions(arch, n, oh, ow)) * entries
+    return accumulation_slots(arch, passes * conv_positions(arch, n, oh, ow, cols)) * entries
 
 
-def depthwise_cycles(arch, *, n: int, k: int, oh: int, ow: int, kh: int, kw: int) -> int:
-    return accumulation_slots(arch, cdiv(k, arch.pe_array.c_vector) * conv_positions(arch, n, oh, ow)) * kh * kw
+def depthwise_cycles(arch, *, n: int, k: int, oh: int, ow: int, kh: int, kw: int, cols: str = "tile") -> int:
+    return accumulation_slots(arch, cdiv(k, arch.pe_array.c_vector) * conv_positions(arch, n, oh, ow, cols)) * kh * kw
 
 
 def bypass_cycles(arch, *, n: int, channels: int, rows: int, width: int) -> int:

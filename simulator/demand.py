@@ -139,11 +139,11 @@ def bundle_demand(program, bundle) -> Demand:
                 for ko in range(first, first + k):
                     counts[ko // kpg] = counts.get(ko // kpg, 0) + 1
                 d.pe_cycles = C.conv_cycles(arch, n=n, oh=oh, ow=ow, c_count=p["c_count"], kh=kh, kw=kw, wino=d.wino,
-                                            filters_per_group=counts.values())
+                                            filters_per_group=counts.values(), cols=p.get("cols", "tile"))
                 d.macs = n * k * oh * ow * p["c_count"] * kh * kw
                 reads = d.pe_cycles * arch.pe_array.lanes * arch.pe_array.w_vector
             else:
-                d.pe_cycles = C.depthwise_cycles(arch, n=n, k=k, oh=oh, ow=ow, kh=kh, kw=kw)
+                d.pe_cycles = C.depthwise_cycles(arch, n=n, k=k, oh=oh, ow=ow, kh=kh, kw=kw, cols=p.get("cols", "tile"))
                 d.macs = n * k * oh * ow * kh * kw
                 reads = d.pe_cycles * arch.pe_array.lanes * arch.pe_array.w_vector
             d.mult_ops = C.multiplier_ops(arch, d.macs, d.wino)

@@ -57,6 +57,7 @@ class TileCost:
     write_payload: int
     psum_in: bool = False      # reads the partial sums the previous slice wrote: waits for that write
     psum_out: bool = False
+    sb_in: bool = False        # the input tile is already in the stream buffer (no DDR read latency when waiting)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,12 @@ class Estimate:
 
 
 # --- planning (the compiler's decisions) ---------------------------------------------------------------------------
-def _planned(graph: Graph, arch, opt_level: int):
+def _planned(graph: Graph, arch, opt_level: int, on_chip: bool = False):
+    """The compiler's plan of `graph`: (planned graph, plan, schedule, group geometries, tile plans). With
+    `on_chip`, geometries whose input or result the memory plan keeps in the stream buffer carry `sb_in` /
+    `sb_out` (copies; the memoised geometries are not changed)."""
+    from dataclasses import replace
+
     from compiler.lowering.lower import plan_tiles
     from compiler.lowering.units import build_schedule
     from compiler.passes import PassContext, run_pipeline
@@ -159,6 +165,10 @@ def _planned(graph: Graph, arch, opt_level: int):
     aliased = plan.memory.aliased_concats if plan.memory is not None else frozenset()
     sched = build_schedule(g2, plan, arch, aliased)
     geos, tiles = plan_tiles(g2, plan, arch, sched)
+    if on_chip and plan.memory is not None and plan.memory.resident:
+        res = plan.memory.resident
+        geos = {k: (replace(v, sb_in=v.input in res, sb_out=v.output in res)
+                    if v.input in res or v.output in res else v) for k, v in geos.items()}
     return g2, plan, sched, geos, tiles
 
 
@@ -168,7 +178,8 @@ def _stage_sig(s) -> tuple:
 
 
 def _group_key(geo, tp, lane: int, batch: bool, native: bool) -> tuple:
-    return (tuple(_stage_sig(s) for s in geo.stages), geo.n, geo.K, geo.C, geo.groups, geo.kwp, geo.wino, geo.fc,
+    return (tuple(_stage_sig(s) for s in geo.stages), geo.n, geo.K, geo.C, geo.groups, geo.kwp, geo.wino, geo.cols,
+            geo.sb_in, geo.sb_out, geo.fc,
             bool(geo.bias), geo.elt_stage, tp.nt, tp.kt, tp.rows, tp.cols, tp.cslice, len(tp.tiles), lane, batch,
             native)
 
@@ -194,11 +205,13 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
         psum_out = tp.psum and not t.last_slice
         psum_in = tp.psum and not t.first_slice
         kt = t.k1 - t.k0
-        # feature reader
+        # feature reader (nothing for r0 when the previous bundle left the input tile in the stream buffer)
         runs = nt * (t.blk1 - t.blk0) * t.rows[0].size
         run = int(t.cols[0].size * cv * fe)
         read, payload = C.transfer_bytes(arch, runs, run), runs * run
-        active = ["cfg", "fread", "sbuf", "pe", "fwrite"]
+        if geo.sb_in:
+            read = payload = 0
+        active = ["cfg", "sbuf", "pe", "fwrite"] + ([] if geo.sb_in else ["fread"])
         if geo.elt_stage >= 0 and not psum_out:
             e = geo.elt_stage
             c0, c1 = (0, stages[e].cin) if geo.whole_channels else (t.k0, t.k1)
@@ -206,6 +219,8 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
             run2 = int(t.cols[e].size * cv * fe)
             read += C.transfer_bytes(arch, r2, run2)
             payload += r2 * run2
+            if geo.sb_in:
+                active.append("fread")
         elif psum_in:
             r2 = nt * (C.cdiv(t.k1, cv) - t.k0 // cv) * outs[0][0]
             run2 = outs[0][1] * cv * 4
@@ -232,11 +247,11 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
             for ko in range(t.k0, t.k1):
                 counts[ko // kpg] = counts.get(ko // kpg, 0) + 1
             pe_cyc = C.conv_cycles(arch, n=nt, oh=oh, ow=ow, c_count=t.c_count, kh=pe.kh, kw=pe.kw, wino=geo.wino,
-                                   filters_per_group=counts.values())
+                                   filters_per_group=counts.values(), cols=geo.cols)
             macs = nt * kt * oh * ow * t.c_count * pe.kh * pe.kw
             fill = arch.pe_pipeline_cycles
         elif pe.kind == "dw":
-            pe_cyc = C.depthwise_cycles(arch, n=nt, k=kt, oh=oh, ow=ow, kh=pe.kh, kw=pe.kw)
+            pe_cyc = C.depthwise_cycles(arch, n=nt, k=kt, oh=oh, ow=ow, kh=pe.kh, kw=pe.kw, cols=geo.cols)
             macs = nt * kt * oh * ow * pe.kh * pe.kw
             fill = arch.pe_pipeline_cycles
         else:
@@ -270,9 +285,11 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
         wcyc = C.writer_cycles(arch, nt, first + c_w, rows, width)
         stream = max([pe_cyc, wcyc, *aux.values()])
         cfg = sum(words[m] for m in active) * arch.config_network.reader_bits / 8
-        out.append(TileCost(float(read), filt, float(C.transfer_bytes(arch, wruns, wrun)), cfg, stream, pe_cyc,
-                            fill, macs, C.multiplier_ops(arch, macs, geo.wino), payload, wruns * wrun,
-                            bool(psum_in), bool(psum_out)))
+        on_chip = geo.sb_out and not psum_out          # the result goes to the stream buffer, not DDR
+        write = 0.0 if on_chip else float(C.transfer_bytes(arch, wruns, wrun))
+        out.append(TileCost(float(read), filt, write, cfg, stream, pe_cyc, fill, macs,
+                            C.multiplier_ops(arch, macs, geo.wino), payload, 0 if on_chip else wruns * wrun,
+                            bool(psum_in), bool(psum_out), bool(geo.sb_in)))
     return tuple(out)
 
 
@@ -353,7 +370,8 @@ def _sequence_time(arch, seq: Sequence[tuple[TileCost, bool]]) -> list[float]:
         if i == 0:
             cyc += (t.cfg + t.filt) / bpc + lat
         if wait or i == 0:
-            cyc += (t.read + (t.cfg if i else 0.0)) / bpc + lat + prev_fill
+            # an input left in the stream buffer by the previous bundle costs its pipeline drain, no DDR latency
+            cyc += (t.read + (t.cfg if i else 0.0)) / bpc + (0 if t.sb_in and not t.read else lat) + prev_fill
         ddr = t.write
         if i + 1 < len(seq):
             nxt, nwait = seq[i + 1]
@@ -381,42 +399,54 @@ GRAPH_MEMO_SIZE = 4096
 
 
 def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, network: str | None = None,
-             memo: bool = True) -> Estimate:
+             memo: bool = True, on_chip: bool = False) -> Estimate:
     """Per-layer and total cycles of `graph` on `arch` at optimisation level `opt_level` (no program built).
 
     Group costs are memoised per (architecture, group geometry, tile plan); with `memo`, whole estimates are also
-    memoised per (architecture, level, `graph_key`), so a search that revisits a network pays once."""
+    memoised per (architecture, level, `graph_key`), so a search that revisits a network pays once.
+
+    `on_chip=True` also models the memory plan's on-chip hand-over (a single-tile result that the next bundle
+    reads from the stream buffer: no DDR write, no DDR read, no read latency), as the cycle model does; it is off
+    by default because the cost models that re-derive this estimate group by group
+    (`hw_models.optimizer.NetworkCost`, `nas.codesign.cellcost`) do not model it (docs/simulator.md section 3)."""
     from hw_models.arch import Arch, load_arch
 
     a = arch if isinstance(arch, Arch) else load_arch(arch)
     if not memo:
-        return _estimate(graph, a, opt_level, network)
-    key = (_arch_key(a), opt_level, graph_key(graph))
+        return _estimate(graph, a, opt_level, network, on_chip)
+    key = (_arch_key(a), opt_level, on_chip, graph_key(graph))
     hit = GRAPH_MEMO.data.get(key)
     if hit is not None:
         GRAPH_MEMO.hits += 1
         GRAPH_MEMO.data.move_to_end(key)
         return Estimate(a, network or graph.name, hit.batch, hit.cycles, hit.layers, hit.host_partitions, 0.0,
                         {"hits": 0, "misses": 0, "graph_hit": True})
-    est = GRAPH_MEMO.get(key, lambda: _estimate(graph, a, opt_level, network))
+    est = GRAPH_MEMO.get(key, lambda: _estimate(graph, a, opt_level, network, on_chip))
     return est
 
 
-def _estimate(graph: Graph, a, opt_level: int, network: str | None) -> Estimate:
+def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: bool = False) -> Estimate:
     import time
 
     from compiler.lowering.memory import resolve
+    from compiler.lowering.tiling import group_double_buffered
 
     t0 = time.perf_counter()
-    g2, plan, sched, geos, tiles = _planned(graph, a, opt_level)
+    g2, plan, sched, geos, tiles = _planned(graph, a, opt_level, on_chip)
     t_plan = time.perf_counter() - t0
-    db = plan.double_buffer and a.stream_buffer.banks > 1
     h0, m0 = MEMO.hits, MEMO.misses
     prev_writes: set[str] = set()
     after_host = True
+    prev_full = False
     hosts = 0
     groups: list[GroupCost] = []
     seq: list[tuple[TileCost, bool]] = []
+    users: dict[str, int] = {}
+    for u in sched.units:
+        if u.kind == "group" and geos[u.name].pe.kind != "bypass":
+            users[geos[u.name].weight] = users.get(geos[u.name].weight, 0) + 1
+    shared = any(v > 1 for v in users.values())
+    cache_walk = _FilterCache(a, plan.reuse_filters)
     for u in sched.units:
         if u.kind == "host":
             after_host = True
@@ -428,15 +458,19 @@ def _estimate(graph: Graph, a, opt_level: int, network: str | None) -> Estimate:
         kind = _kind(geo)
         native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
         gc = group_cost(a, geo, tp, name=u.name, op=KIND_OPS.get(kind, kind),
-                        lane=out_loc.c % a.pe_array.c_vector, batch=plan.batch, native=native)
+                        lane=out_loc.c % a.pe_array.c_vector, batch=plan.reuse_filters, native=native)
+        if shared:
+            gc = cache_walk.group(geo, tp, gc)
         reads = {resolve(t, sched.windows).root for t in u.reads}
-        first_wait = (not db) or after_host or bool(reads & prev_writes)
+        db = group_double_buffered(a, plan.double_buffer, tp)
+        first_wait = (not db) or prev_full or after_host or bool(reads & prev_writes)
         for j, t in enumerate(gc.tiles):
             wait = (not db) or (first_wait if j == 0 else (t.psum_in and gc.tiles[j - 1].psum_out))
             seq.append((t, wait))
         groups.append(gc)
         prev_writes = {f"{u.name}/psum" if gc.tiles and gc.tiles[-1].psum_out else out_loc.root}
         after_host = False
+        prev_full = not db
     shares = _sequence_time(a, seq)
     layers: list[LayerEstimate] = []
     k = 0
@@ -451,6 +485,49 @@ def _estimate(graph: Graph, a, opt_level: int, network: str | None) -> Estimate:
     batch = _graph_batch(graph)
     return Estimate(a, network or graph.name, batch, total, tuple(layers), hosts, t_plan,
                     {"hits": MEMO.hits - h0, "misses": MEMO.misses - m0})
+
+
+class _FilterCache:
+    """The lowering's filter-cache policy across groups (`compiler.lowering.lower`: chunks of groups that share
+    weights, such as the recurrent FullyConnected of every RNN step, are one chunk). Group costs are memoised per
+    group, whose own walk starts from an empty cache; when weights are shared between groups the loads are
+    re-derived over the whole sequence (a chunk found in the cache is not loaded again)."""
+
+    def __init__(self, arch, reuse: bool):
+        self.arch, self.reuse = arch, reuse
+        self.cache: dict[int, tuple | None] = {0: None, 1: None}
+        self.last = 1
+        words = _config_words(arch)
+        self.wread_cfg = words["wread"] * arch.config_network.reader_bits / 8
+
+    def group(self, geo, tp, gc: GroupCost) -> GroupCost:
+        from dataclasses import replace
+
+        from compiler.lowering.weights import tile_chunk_size
+
+        if geo.pe.kind == "bypass":
+            return gc
+        a = self.arch
+        ident = (geo.weight, geo.bias, geo.pe.kind, geo.wino, geo.kwp, geo.pe.kh, geo.pe.kw, geo.groups)
+        out = []
+        for t, tc in zip(tp.tiles, gc.tiles):
+            key = ident + t.chunk_key + (t.first_slice,)
+            if self.reuse:
+                hit = next((b for b in (0, 1) if self.cache[b] == key), None)
+            else:
+                hit = self.last if self.cache[self.last] == key else None
+            if hit is None:
+                hit = (1 - self.last) if a.filter_cache.double_buffered else 0
+                self.cache[hit] = key
+                filt = float(C.transfer_bytes(a, 1, tile_chunk_size(a, geo, t, bool(geo.bias))))
+            else:
+                filt = 0.0
+            self.last = hit
+            if filt != tc.filt:
+                cfg = tc.cfg + (self.wread_cfg if filt else -self.wread_cfg)
+                tc = replace(tc, filt=filt, cfg=cfg)
+            out.append(tc)
+        return GroupCost(gc.name, gc.op, tuple(out), gc.wino)
 
 
 def _kind(geo) -> str:
@@ -486,9 +563,12 @@ sequence_time = _sequence_time
 
 
 def clear_memo() -> None:
-    """Drop the memoised group costs and whole estimates (tests and benchmarks measure cold runs with it)."""
+    """Drop the memoised group costs, tile plans and whole estimates (tests and benchmarks measure cold runs)."""
+    from compiler.lowering.tiling import clear_plan_memo
+
     MEMO.clear()
     GRAPH_MEMO.clear()
+    clear_plan_memo()
 
 
 __all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo", "graph_key",

@@ -132,6 +132,7 @@ def _pe(s: Step) -> None:
     arch = s.machine.arch
     integer = arch.precision_info.integer
     g = s.f(Module.STREAM_BUFFER)
+    _check_cols(s, p, g)
     if p["mode"] == "bypass":
         x = _logical(s.tile)
         if p["k"] > x.shape[1]:
@@ -176,6 +177,20 @@ def _pe(s: Step) -> None:
         s.stream = acc.astype(np.int32) if s.raw else requantize(acc, p["rq_mult"], p["rq_shift"])
     else:
         s.stream = out.astype(np.float32, copy=False)
+
+
+def _check_cols(s: Step, p: dict, g: dict) -> None:
+    """`pe.cols` (Winograd architectures) changes which outputs a pass of the multiplier columns computes, not
+    the values: check that the mapping exists for this bundle (docs/isa.md section 4)."""
+    cols = p.get("cols", "tile")
+    if cols == "tile":
+        return
+    if p["mode"] == "bypass" or p["wino"]:
+        raise s.fail(Module.PE_ARRAY, f"cols = {cols} needs a direct convolution (mode conv/depthwise, wino = 0)")
+    if cols == "wide" and g["sx"] != 1:
+        raise s.fail(Module.PE_ARRAY, f"cols = wide needs horizontal stride 1 (sbuf.sx = {g['sx']})")
+    if cols == "images" and (p["mode"] != "conv" or g["ow"] != 1):
+        raise s.fail(Module.PE_ARRAY, f"cols = images needs mode conv and one output column (sbuf.ow = {g['ow']})")
 
 
 def _conv(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t: type) -> np.ndarray:

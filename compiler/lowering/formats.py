@@ -149,6 +149,19 @@ def unpack_bits(data: bytes, width: int, n: int) -> np.ndarray:
 
 
 # --- block floating point ------------------------------------------------------------------------------------
+def _block_absmax(x: np.ndarray) -> np.ndarray:
+    """max |x| along the last (short: c_vector) axis; lane by lane, which numpy runs as long vector operations
+    (`np.abs(x).max(axis=-1)` reduces 4-64 elements per call and is 4x slower on the weights of a network)."""
+    n = x.shape[-1]
+    if n < 2 or x.size < 4096:
+        return np.abs(x).max(axis=-1)
+    ab = np.abs(x.reshape(-1, n))
+    out = ab[:, 0].copy()
+    for j in range(1, n):
+        np.maximum(out, ab[:, j], out=out)
+    return out.reshape(x.shape[:-1])
+
+
 def bfp_encode(x: np.ndarray, mant_bits: int, exp_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Blocks along the last axis -> (mantissas int32 same shape, biased exponents int32 shape[:-1]).
 
@@ -158,7 +171,7 @@ def bfp_encode(x: np.ndarray, mant_bits: int, exp_bits: int) -> tuple[np.ndarray
     if x.dtype != np.float32 and x.dtype != np.float64:
         x = x.astype(np.float32)
     bias = (1 << (exp_bits - 1)) - 1
-    a = np.abs(x).max(axis=-1)
+    a = _block_absmax(x)
     _, ex = np.frexp(a)                       # a = f * 2^ex with f in [0.5, 1): floor(log2 a) = ex - 1
     e = np.where(a > 0, ex.astype(np.int32) - 1, -bias)
     e = np.clip(e, -bias, (1 << exp_bits) - 1 - bias)

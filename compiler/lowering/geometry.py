@@ -58,6 +58,10 @@ class GroupGeo:
     groups: int = 1
     kwp: int = 1                # cached filter width: kw, or w_vector under Winograd
     wino: bool = False
+    cols: str = "tile"          # pe.cols: how the w_vector multiplier columns are used (Winograd architectures)
+    # on-chip hand-over (memory-plan `resident`), set only by simulator.estimate with `on_chip=True`:
+    sb_in: bool = False         # the input tile is left in the stream buffer by the previous bundle
+    sb_out: bool = False        # the result stays in the stream buffer for the next bundle
     fc: bool = False
     weight: str = ""
     bias: str = ""
@@ -103,7 +107,8 @@ def pe_stage(g: Graph, n: Node | None, x: tuple[int, int, int, int], plan: Plan,
     bias = n.inputs[2] if len(n.inputs) > 2 and n.inputs[2] else ""
     if n.op == "FullyConnected":
         st = Stage("conv", n, x[1], x[2], x[3], out[1], 1, 1, kh=x[2], kw=x[3])
-        return st, dict(K=out[1], C=x[1], groups=1, kwp=x[3], fc=True, weight=n.inputs[1], bias=bias)
+        return st, dict(K=out[1], C=x[1], groups=1, kwp=x[3], fc=True, weight=n.inputs[1], bias=bias,
+                        cols=plan.cols.get(n.name, "tile"))
     groups = int(n.attr("group", 1))
     k = list(n.attr("kernel_shape", list(w.shape[2:])))
     win = _window(n, x, k)
@@ -113,7 +118,8 @@ def pe_stage(g: Graph, n: Node | None, x: tuple[int, int, int, int], plan: Plan,
     kind = "dw" if depthwise else "conv"
     st = Stage(kind, n, x[1], x[2], x[3], out[1], out[2], out[3], **win)
     kwp = arch.pe_array.w_vector if wino else win["kw"]
-    return st, dict(K=out[1], C=x[1], groups=groups, kwp=kwp, wino=wino, weight=n.inputs[1], bias=bias)
+    return st, dict(K=out[1], C=x[1], groups=groups, kwp=kwp, wino=wino, weight=n.inputs[1], bias=bias,
+                    cols=plan.cols.get(n.name, "tile"))
 
 
 def aux_stage(g: Graph, kind: str, n: Node, x: tuple[int, int, int, int], views=None) -> Stage:
@@ -139,7 +145,20 @@ def aux_stage(g: Graph, kind: str, n: Node, x: tuple[int, int, int, int], views=
 
 
 def group_geometry(g: Graph, grp: Group, plan: Plan, arch, views: dict | None = None) -> GroupGeo:
-    """Stages of a group over the (N, C, H, W) views (`views`: the schedule's unified views)."""
+    """Stages of a group over the (N, C, H, W) views (`views`: the schedule's unified views). Memoised per graph,
+    group, the plan decisions the PE stage reads and the views object (shared result: read it only)."""
+    from compiler.lowering.units import graph_memo
+
+    pe = grp.pe
+    key = ("geo", grp, id(views), pe in plan.native_groups, pe in plan.winograd,
+           plan.cols.get(pe, "tile") if pe else "tile")
+    hit = graph_memo(g, key, lambda: (views, _group_geometry(g, grp, plan, arch, views)), arch)
+    if hit[0] is not views:                   # a different views object reused the id: recompute
+        return _group_geometry(g, grp, plan, arch, views)
+    return hit[1]
+
+
+def _group_geometry(g: Graph, grp: Group, plan: Plan, arch, views: dict | None = None) -> GroupGeo:
     nodes = {n.name: n for n in g.nodes}
     x = _view(g, grp.input, views)
     pe = nodes[grp.pe] if grp.pe else None

@@ -20,7 +20,7 @@ from compiler.lowering.geometry import GroupGeo, group_geometry
 from compiler.lowering.memory import (Loc, MemoryPlan, align, allocate, choose_concats, choose_resident, lifetimes,
                                       resolve,
                                       tensor_bytes)
-from compiler.lowering.tiling import Tile, TilePlan, plan_group
+from compiler.lowering.tiling import Tile, TilePlan, group_double_buffered, plan_group
 from compiler.lowering.units import Schedule, Unit, build_schedule
 from compiler.lowering.weights import Blob, encode_tile_chunk, layer_weights, lut_bytes, tile_chunk_size
 from compiler.passes.plan import Plan, get_plan
@@ -39,8 +39,14 @@ def plan_tiles(g: Graph, plan: Plan, arch, sched: Schedule) -> tuple[dict[str, G
         geos[u.name] = geo
         tp = (plan.tiles or {}).get(u.name)
         if tp is None:
-            tp = plan_group(geo, arch, batch=plan.batch, double_buffer=plan.double_buffer,
-                            native=plan.native_groups)
+            try:
+                tp = plan_group(geo, arch, batch=plan.batch, double_buffer=plan.double_buffer,
+                                native=plan.native_groups)
+            except CapacityError:
+                if not plan.double_buffer:
+                    raise
+                # does not fit one bank: the group uses the whole stream buffer (no prefetch)
+                tp = plan_group(geo, arch, batch=plan.batch, double_buffer=False, native=plan.native_groups)
         tiles[u.name] = tp
     return geos, tiles
 
@@ -123,6 +129,7 @@ class Lowering:
         self.last_bank = 1
         self.prev_writes: set[str] = set()
         self.after_host = True
+        self.prev_full = False            # the previous bundle used the whole stream buffer (no double buffering)
         self.nodes = {n.name: n for n in g.nodes}
 
     # --- helpers -----------------------------------------------------------------------------------------------
@@ -315,7 +322,9 @@ class Lowering:
         cv = self.cv
         ns = len(stages)
         seq = len(self.bundles)
-        bank = (seq % self.arch.stream_buffer.banks) * self.bank_size if self.db else 0
+        gdb = group_double_buffered(self.arch, self.db, tp)
+        bank = (seq % self.arch.stream_buffer.banks) * self.bank_size if gdb else 0
+        limit = self.bank_size if gdb else self.arch.stream_buffer.depth
         nt = t.n1 - t.n0
         outs = [(t.rows[i + 1].size, t.cols[i + 1].size) if i + 1 < ns else (t.y1 - t.y0, t.x1 - t.x0)
                 for i in range(ns)]
@@ -330,7 +339,7 @@ class Lowering:
         # --- feature reader
         fr: dict[str, Any] = {}
         sb = bank
-        if grp.input in self.mem.resident and self.db:
+        if grp.input in self.mem.resident and gdb:
             pass                       # the previous bundle left the whole input tile at the start of this bank
         else:
             fr.update(self._reader("r0", grp.input, t.n0, nt, t.blk0, t.blk1, t.rows[0], t.cols[0], sb))
@@ -361,9 +370,9 @@ class Lowering:
             reads.add(f"{u.name}/psum")
             psum_sb = sb_next
             sb_next += nt * (kt_blocks // cv) * pr.size * pcl.size * self.rawx
-        if sb_next - bank > self.bank_size:
+        if sb_next - bank > limit:
             raise CapacityError(f"layer '{grp.name}': tile needs {sb_next - bank} stream-buffer entries > "
-                                f"{self.bank_size}; raise stream_buffer.depth")
+                                f"{limit}; raise stream_buffer.depth")
         if fr:
             cfg[Module.FEATURE_READER] = fr
         # --- filter reader
@@ -372,7 +381,7 @@ class Lowering:
             key = self.chunk_ident(u, geo) + t.chunk_key + (t.first_slice,)
             off, nbytes = self.chunks[key]
             hit = None
-            if self.plan.batch:
+            if self.plan.reuse_filters:
                 hit = next((b for b in (0, 1) if self.cache.get(b) == key), None)
             elif self.cache.get(self.last_bank) == key:
                 hit = self.last_bank
@@ -403,6 +412,8 @@ class Lowering:
                        c_offset=t.c_offset if pe.kind == "conv" else 0,
                        c_count=t.c_count if pe.kind == "conv" else 1,
                        psum_in=int(psum_in), psum_sb=psum_sb, psum_out=int(psum_out))
+            if geo.cols != "tile":
+                pef["cols"] = geo.cols
             if self.int8 and not psum_out:
                 s_out = self.scale(pe.node.outputs[0])
                 ratio = self.scale(grp.input) * self.wscale.get(u.name, 1.0) / s_out
@@ -429,7 +440,7 @@ class Lowering:
             written = f"{u.name}/psum"
         else:
             wc0, wc1 = (0, stages[-1].cout) if geo.whole_channels else (t.k0, t.k1)
-            if grp.output in self.mem.resident and self.db:
+            if grp.output in self.mem.resident and gdb:
                 nxt = ((seq + 1) % self.arch.stream_buffer.banks) * self.bank_size
                 fw = {"ddr_en": 0, "sb_en": 1, "sb": nxt, "n": nt, "c": wc1 - wc0, "rows": t.y1 - t.y0,
                       "width": t.x1 - t.x0, "zfill": 1}
@@ -442,10 +453,11 @@ class Lowering:
                 written = self.loc(grp.output).root
         cfg[Module.FEATURE_WRITER] = fw
         # --- synchronisation
-        wait = (not self.db) or self.after_host or bool(reads & self.prev_writes)
+        wait = (not gdb) or self.prev_full or self.after_host or bool(reads & self.prev_writes)
         cfg[Module.CFG]["wait"] = int(wait)
         self.prev_writes = {written}
         self.after_host = False
+        self.prev_full = not gdb
         note = self.note(u, geo, tp, t, index)
         self.bundles.append(Bundle(self.isa.canonical(cfg, where=f"bundle {seq} ({grp.name})", validate=False), note))
 

@@ -128,6 +128,8 @@ def choose_resident(g: Graph, sched: Schedule, geos: dict, tiles: dict, arch) ->
         tu, tv = tiles[u.name], tiles[v.name]
         if len(tu.tiles) != 1 or len(tv.tiles) != 1 or tu.psum or tv.psum:
             continue
+        if tu.sb_entries > bank or tv.sb_entries > bank:
+            continue                      # a whole-buffer group (no double buffering) has no bank to hand over
         n, c, h, w = sched.views[t]
         x = tv.tiles[0]
         if (x.rows[0].a, x.rows[0].b, x.cols[0].a, x.cols[0].b) != (0, h, 0, w) or x.blk0 != 0 or \

@@ -69,6 +69,24 @@ def conv_capacity_reason(arch, kh: int, kwp: int, name: str) -> str:
     return ""
 
 
+def classify_cached(g: Graph, n: Node, arch) -> Support:
+    """`classify`, memoised in `g.metadata["_support"]` per (node object, architecture object, tensor shapes):
+    the planning passes classify the same nodes many times (host fallback, fusion, schedules), and graphs derived
+    by `with_plan` / `Graph.copy` share the memo."""
+    memo = g.metadata.get("_support")
+    if memo is None:
+        memo = g.metadata["_support"] = {}
+    t = g.tensors
+    shapes = tuple((t[i].shape, t[i].const) if i else None for i in n.inputs) + tuple(
+        t[o].shape for o in n.outputs if o)
+    hit = memo.get((id(n), id(arch)))
+    if hit is not None and hit[0] is n and hit[1] is arch and hit[2] == shapes:
+        return hit[3]
+    s = classify(g, n, arch)
+    memo[(id(n), id(arch))] = (n, arch, shapes, s)
+    return s
+
+
 def classify(g: Graph, n: Node, arch) -> Support:
     t = g.tensors
     op = n.op

@@ -390,11 +390,78 @@ class Tiler:
         return c0 // cv, _cdiv(c1, cv)
 
 
+def group_double_buffered(arch, double_buffer: bool, tp: TilePlan) -> bool:
+    """Whether a group's bundles alternate stream-buffer banks with prefetch: the plan has double buffering
+    (the `tile` pass) and every tile fits one bank. The `tile` pass gives a group whole-buffer tiles (all
+    bundles wait, no overlap) where that is faster than more, smaller tiles."""
+    sb = arch.stream_buffer
+    return double_buffer and sb.banks > 1 and tp.sb_entries <= sb.depth // sb.banks
+
+
+def k_starts(geo: GroupGeo, tp: TilePlan, native: frozenset[str] = frozenset()) -> list[int]:
+    """First output channel of every output-channel tile of a plan (what `Tiler.tiles` iterates over)."""
+    pe = geo.pe
+    is_native = pe.node is not None and pe.node.name in native
+    if pe.kind == "conv" and geo.groups > 1 and not is_native:
+        kg = geo.k_per_group
+        return [g0 * kg + k for g0 in range(geo.groups) for k in range(0, kg, tp.kt)]
+    kall = pe.cin if pe.kind == "bypass" else geo.K
+    return list(range(0, kall, tp.kt))
+
+
+def search_group(geo: GroupGeo, arch, *, batch: bool, double_buffer: bool,
+                 native: frozenset[str] = frozenset()) -> TilePlan:
+    """The tile sizes of a group without the list of tiles (`plan_group` without `tiles`; memoised likewise)."""
+    is_native = geo.pe.node is not None and geo.pe.node.name in native
+    key = (id(arch), geo_signature(geo), batch, double_buffer, is_native)
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    skey = key + ("search",)
+    hit = _PLANS.get(skey)
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    t = Tiler(geo, arch, batch=batch, double_buffer=double_buffer)
+    t.native_names = native
+    tp = t.search()
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[skey] = (arch, tp)
+    return tp
+
+
+def geo_signature(geo: GroupGeo) -> tuple:
+    """Everything the tiler reads from a group's geometry (equal signatures tile identically)."""
+    return (tuple((s.kind, s.cin, s.hin, s.win, s.cout, s.hout, s.wout, s.kh, s.kw, s.sy, s.sx, s.dy, s.dx, s.pt,
+                   s.pl, s.pb, s.pr, s.block, s.mode, s.cross_channel) for s in geo.stages),
+            geo.n, geo.K, geo.C, geo.groups, geo.kwp, geo.elt_stage)
+
+
+_PLANS: dict[tuple, tuple] = {}
+_PLANS_MAX = 4096
+
+
+def clear_plan_memo() -> None:
+    """Forget the memoised tile plans (cold-start measurements)."""
+    _PLANS.clear()
+
+
 def plan_group(geo: GroupGeo, arch, *, batch: bool, double_buffer: bool,
                native: frozenset[str] = frozenset()) -> TilePlan:
-    """The tile plan of a group (raises CapacityError naming the layer and the parameter to raise)."""
+    """The tile plan of a group (raises CapacityError naming the layer and the parameter to raise).
+
+    Memoised per (architecture object, `geo_signature`, options): the planning passes and the fast estimate ask
+    for the same layer shapes many times. The returned plan and its tiles are shared: read them only."""
+    is_native = geo.pe.node is not None and geo.pe.node.name in native
+    key = (id(arch), geo_signature(geo), batch, double_buffer, is_native)
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is arch:
+        return hit[1]
     t = Tiler(geo, arch, batch=batch, double_buffer=double_buffer)
     t.native_names = native
     tp = t.search()
     tp.tiles = t.tiles(tp)
+    if len(_PLANS) >= _PLANS_MAX:
+        _PLANS.clear()
+    _PLANS[key] = (arch, tp)
     return tp

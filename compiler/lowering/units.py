@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from compiler.errors import CapacityError
 from compiler.ir import Graph, Node
 from compiler.lowering.formats import view_of
-from compiler.lowering.support import Support, classify, view_axis
+from compiler.lowering.support import Support, classify_cached, view_axis
 from compiler.passes.plan import Group, HostPart, Plan
 
 
@@ -47,6 +47,24 @@ class Schedule:
     copies: dict[str, list[str]] = field(default_factory=dict)   # concat node -> copy group names
 
 
+def graph_memo(g: Graph, key: tuple, make, arch=None):
+    """`make()` memoised per graph content: the memo lives in `g.metadata` and is tied to the graph's tensor
+    dictionary, which planning passes share (`compiler.passes.plan.with_plan`) and rewriting passes replace
+    (`Graph.copy`), so a rewritten graph never sees an older graph's entries. `key` must identify every other
+    input; an architecture is keyed by identity (`arch` is stored with the value and checked)."""
+    m = g.metadata.get("_plan_memo")
+    if m is None or m[0] is not g.tensors or m[2] != len(g.nodes):
+        m = (g.tensors, {}, len(g.nodes))
+        g.metadata["_plan_memo"] = m
+    key = (id(arch),) + key
+    hit = m[1].get(key)
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    value = make()
+    m[1][key] = (arch, value)
+    return value
+
+
 def host_nodes(plan: Plan) -> dict[str, str]:
     out = {}
     for part in plan.host or ():
@@ -56,17 +74,27 @@ def host_nodes(plan: Plan) -> dict[str, str]:
 
 
 def classify_all(g: Graph, arch, host: dict[str, str]) -> dict[str, Support]:
+    return graph_memo(g, ("classify", tuple(sorted(host.items()))), lambda: _classify_all(g, arch, host), arch)
+
+
+def _classify_all(g: Graph, arch, host: dict[str, str]) -> dict[str, Support]:
     out = {}
     for n in g.nodes:
         if n.name in host:
             out[n.name] = Support("host", reason=host[n.name] or "host fallback")
         else:
-            out[n.name] = classify(g, n, arch)
+            out[n.name] = classify_cached(g, n, arch)
     return out
 
 
 def unify_views(g: Graph, support: dict[str, Support]) -> tuple[dict[str, tuple], set[str]]:
-    """Views of every tensor; Reshape-family nodes whose input and output layouts cannot agree (returned set)."""
+    """Views of every tensor; Reshape-family nodes whose input and output layouts cannot agree (returned set).
+    Memoised per graph and support kinds (the result is shared: read it only)."""
+    kinds = tuple(support[n.name].kind for n in g.nodes)
+    return graph_memo(g, ("views", kinds), lambda: _unify_views(g, support))
+
+
+def _unify_views(g: Graph, support: dict[str, Support]) -> tuple[dict[str, tuple], set[str]]:
     parent: dict[str, str] = {}
 
     def find(x: str) -> str:
@@ -131,6 +159,14 @@ def concat_offsets(g: Graph, n: Node) -> list[tuple[str, int, int]]:
 
 
 def build_schedule(g: Graph, plan: Plan, arch, aliased_concats: frozenset[str] = frozenset()) -> Schedule:
+    """The units of a planned graph in execution order (memoised per graph, groups, host partitions and in-place
+    concatenations; the schedule is shared: read it only)."""
+    key = ("schedule", plan.groups, tuple((p.name, p.nodes) for p in plan.host or ()), plan.host is None,
+           frozenset(aliased_concats))
+    return graph_memo(g, key, lambda: _build_schedule(g, plan, arch, aliased_concats), arch)
+
+
+def _build_schedule(g: Graph, plan: Plan, arch, aliased_concats: frozenset[str] = frozenset()) -> Schedule:
     host = host_nodes(plan)
     support = classify_all(g, arch, host)
     for name, s in support.items():

@@ -65,8 +65,8 @@ class PassRecord:
 
 REGISTRY: dict[str, PassInfo] = {}
 #: pass modules in pipeline order (a module registers its passes when imported)
-PASS_MODULES = ("canonical", "legalize", "batching", "rnn", "host", "group_conv", "winograd", "fuse", "calibrate",
-                 "tile", "memory")
+PASS_MODULES = ("canonical", "legalize", "fold", "batching", "rnn", "host", "group_conv", "winograd", "columns", "concat_aux", "fuse",
+                "calibrate", "tile", "residency", "memory")
 PIPELINE: list[str] = []
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from compiler.errors import CapacityError
 from compiler.ir import Graph
 from compiler.lowering.geometry import group_geometry
-from compiler.lowering.tiling import plan_group
+from compiler.lowering.tiling import k_starts, search_group
 from compiler.lowering.units import classify_all, host_nodes, singleton_group, unify_views
 from compiler.passes import PassContext, note, register_pass
 from compiler.passes.plan import Group, get_plan, with_plan
@@ -23,15 +23,23 @@ from compiler.passes.rewrite import readers
 def _feasible(g: Graph, grp: Group, plan, ctx: PassContext, views: dict) -> bool:
     try:
         geo = group_geometry(g, grp, plan, ctx.arch, views)
-        tp = plan_group(geo, ctx.arch, batch=plan.batch, double_buffer=ctx.enabled("tile"),
-                        native=plan.native_groups)
     except CapacityError:
+        return False
+    tp = None
+    options = ((True, False) if ctx.enabled("whole-buffer") else (True,)) if ctx.enabled("tile") else (False,)
+    for db in options:
+        try:       # with whole-buffer, a group that does not fit one bank may use the whole stream buffer
+            tp = search_group(geo, ctx.arch, batch=plan.batch, double_buffer=db, native=plan.native_groups)
+            break
+        except CapacityError:
+            continue
+    if tp is None:
         return False
     if geo.elt_stage >= 0:
         cv = ctx.arch.pe_array.c_vector
         # the operand is read from a channel-block boundary: tiles must start on one (per-group tiles of a
         # grouped conv whose groups are not block aligned do not), and it shares fread r1 with partial sums
-        if tp.psum or any(t.k0 % cv for t in tp.tiles):
+        if tp.psum or any(k0 % cv for k0 in k_starts(geo, tp, plan.native_groups)):
             return False
     return True
 

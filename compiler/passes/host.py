@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from compiler.errors import CapacityError
 from compiler.ir import Graph
-from compiler.lowering.support import VIEW_OPS, Support, classify
+from compiler.lowering.support import VIEW_OPS, Support, classify_cached
 from compiler.lowering.units import unify_views
 from compiler.passes import PassContext, note, register_pass
 from compiler.passes.plan import HostPart, with_plan
@@ -17,7 +17,7 @@ from compiler.passes.plan import HostPart, with_plan
 
 def host_set(g: Graph, arch) -> dict[str, str]:
     """node name -> reason, for every node that must run on the host."""
-    support = {n.name: classify(g, n, arch) for n in g.nodes}
+    support = {n.name: classify_cached(g, n, arch) for n in g.nodes}
     host = {k: s.reason for k, s in support.items() if s.kind == "host"}
     while True:
         eff = {k: (s if k not in host else Support("host", reason=host[k])) for k, s in support.items()}

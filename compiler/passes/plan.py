@@ -37,9 +37,11 @@ class HostPart:
 @dataclass(frozen=True)
 class Plan:
     groups: tuple[Group, ...] | None = None           # fuse (None: one node per bundle)
-    batch: bool = False                               # batch-matvec: several images per bundle, chunk reuse
+    batch: bool = False                               # batch-matvec: several images per bundle
+    reuse_filters: bool = False                       # filter-residency: chunks reused from either cache half
     native_groups: frozenset[str] = frozenset()       # group-conv: grouped / depthwise convs run natively
     winograd: frozenset[str] = frozenset()            # winograd: convs run in Winograd mode
+    cols: Mapping[str, str] = field(default_factory=dict)   # direct-wide / matvec-columns: node -> pe.cols mode
     double_buffer: bool = False                       # tile: half-bank tiles with prefetch
     tiles: Mapping[str, Any] | None = None            # tile: per group tile plan (lowering.tiling.TilePlan)
     memory: Any = None                                # memory-plan: lowering.memory.MemoryPlan
@@ -53,7 +55,9 @@ def get_plan(g: Graph) -> Plan:
 
 
 def with_plan(g: Graph, **changes: Any) -> Graph:
-    """A copy of `g` whose plan has `changes` applied."""
-    out = g.copy()
+    """A copy of `g` whose plan has `changes` applied. Planning passes do not change nodes or tensors, so the
+    copy shares the tensor dictionary (the planning memos of `compiler.lowering` are keyed on it): a pass that
+    rewrites tensors copies the graph first (`Graph.copy`), as every rewriting pass does."""
+    out = Graph(g.name, g.tensors, list(g.nodes), list(g.inputs), list(g.outputs), dict(g.metadata))
     out.metadata["plan"] = replace(get_plan(g), **changes)
     return out

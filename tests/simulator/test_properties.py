@@ -13,7 +13,8 @@ from compiler.frontend import run_onnxruntime
 from hw_models.arch import load_arch
 from simulator.functional import FunctionalSimulator
 
-OPTIONAL = ("batch-matvec", "group-conv", "winograd", "fuse", "tile", "memory-plan")
+OPTIONAL = ("fold-input", "batch-matvec", "group-conv", "winograd", "direct-wide", "matvec-columns", "concat-aux",
+            "fuse", "tile", "whole-buffer", "filter-residency", "memory-plan")
 ARCHS = {name: load_arch(name).with_changes(precision="fp32") for name in ("tiny", "a10_generic", "dla_alexnet_a10")}
 
 
@@ -41,8 +42,11 @@ def graphs(draw):
         elif kind == "pool" and min(h, w) >= 3:
             k = draw(st.sampled_from([2, 3]))
             pool = b.max_pool if draw(st.booleans()) else b.avg_pool
-            cur = pool(cur, k, stride=draw(st.sampled_from([1, 2])), pad=draw(st.integers(0, k // 2)),
-                       ceil=draw(st.booleans()))
+            pad = draw(st.integers(0, k // 2))
+            # ceil_mode only without padding: with padding the IR (compiler.ops, PyTorch's rule) drops a last
+            # window that starts in the padding and onnxruntime 1.32 keeps it, so the reference itself disagrees
+            cur = pool(cur, k, stride=draw(st.sampled_from([1, 2])), pad=pad, ceil=draw(st.booleans()) if not pad
+                       else False)
         elif kind == "act":
             fn = draw(st.sampled_from(["Relu", "Sigmoid", "Tanh", "LeakyRelu"]))
             cur = b.activation(cur, fn, **({"alpha": 0.1} if fn == "LeakyRelu" else {}))
