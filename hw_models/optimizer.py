@@ -524,6 +524,9 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
                              space.random(rng) for k in range(initial)]
     cheap = space.plan_free()
     keys_seen: set[str] = set()
+    top: list[Evaluated] = []          # the 8 best by the objective
+    legal: list[Evaluated] = []        # legal but rejected candidates, while none is accepted
+    front: list[Evaluated] = []        # non-dominated (throughput, area), by area
     stop = "space exhausted"
     dup_run = 0
     limit = max_candidates if max_candidates is not None else math.inf
@@ -543,20 +546,17 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
         if queue:
             g = queue.pop(0)
         elif not ok:     # nothing accepted yet: shrink the legal candidate that overflowed least
-            legal = [e for e in seen.values() if e.arch is not None]
             if not legal or rng.random() < 0.2:
                 g = space.random(rng)
             else:
-                parent = min(legal[-64:], key=lambda e: e.area if e.area else _overflow(e, ev))
+                parent = min(legal[-64:], key=lambda e: _overflow(e, ev))
                 g = space.mutate(parent.genome, rng, n=1 + int(rng.integers(2)))
         elif rng.random() < 0.1:
             g = space.random(rng)
         else:
             if rng.random() < 0.3:
-                front = pareto_front(ok)
                 parent = front[int(rng.integers(len(front)))]
             else:
-                top = sorted(ok, key=score, reverse=True)[:8]
                 parent = top[int(rng.integers(len(top)))]
             g = space.mutate(parent.genome, rng, n=1 if rng.random() < 0.6 else 2)
         if g in seen:
@@ -569,6 +569,10 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
         seen[g] = e
         if e.status == "ok":
             ok.append(e)
+            top = sorted(top + [e], key=score, reverse=True)[:8]
+            if not any(f.area <= e.area and f.throughput >= e.throughput for f in front):
+                front = sorted([f for f in front if not (e.area <= f.area and e.throughput >= f.throughput)] + [e],
+                               key=lambda f: f.area)
             key = planning_key(e.arch)
             if key not in keys_seen and cheap:      # a new compiler plan: try variants that reuse it
                 keys_seen.add(key)
@@ -580,6 +584,8 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
         else:
             r = rejections.setdefault(e.category, [0, e.reason, space.describe(g)])
             r[0] += 1
+            if e.arch is not None and not ok:
+                legal.append(e)
         if progress:
             progress(len(seen), len(ok), time.perf_counter() - t0)
     base_eval = seen.get(base_genome) or ev(base_genome)
