@@ -113,11 +113,28 @@ def main() -> None:
           + describe_pair(js, cmp["resnet"]))
     for key, label in (("balanced", "best pair better in both"),
                        ("best_ppa_at_least_resnet_accuracy", "most efficient pair at least as accurate"),
-                       ("best_accuracy_at_least_resnet_ppa", "most accurate pair at least as efficient")):
+                       ("best_accuracy_at_least_resnet_ppa", "most accurate pair at least as efficient"),
+                       ("best_ppa_at_least_resnet_accuracy_other_network",
+                        "most efficient pair at least as accurate, another network"),
+                       ("best_accuracy_at_least_resnet_ppa_other_network",
+                        "most accurate pair at least as efficient, another network")):
         if key in cmp:
             d = cmp[key]
             print(f"{label}: {d['accuracy_gain_points']:+.2f} points, {d['ppa_gain_percent']:+.1f}% perf/area: "
                   + describe_pair(js, d))
+
+    pf = sw.ppa_front
+    order = np.argsort(-pf["accuracy"])
+    base = cmp["resnet"]
+    print("\nexhaustive accuracy / perf-per-area front (fitting configurations), against the ResNet baseline:")
+    print("| cell | configuration | CIFAR-100 % | latency ms | area % | img/s per area | vs ResNet |")
+    print("|---|---|---|---|---|---|---|")
+    for i in order:
+        c, p = int(pf["cell"][i]), int(pf["hw"][i])
+        ppa = 1 / (pf["latency"][i] * pf["area"][i])
+        print(f"| {nb201.to_str(nb201.as_ops(c))} | {js.hw.points[p].label()} | {pf['accuracy'][i]:.2f} | "
+              f"{1e3 * pf['latency'][i]:.3f} | {100 * pf['area'][i]:.1f} | {ppa:,.0f} | "
+              f"{pf['accuracy'][i] - base['accuracy']:+.2f} pts, {100 * (ppa / base['perf_per_area'] - 1):+.0f}% |")
 
     names = [x for x in args.strategies.split(",") if x]
     if names and args.seeds > 0:

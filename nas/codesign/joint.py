@@ -28,7 +28,7 @@ from nas.codesign.hwspace import BASE, HWSpace
 from nas.spaces import nb201
 from nas.spaces.nb201_latency import canonical
 
-RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"
+RESNET_CELL = "|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"
 
 
 @dataclass(frozen=True)

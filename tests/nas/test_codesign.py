@@ -243,3 +243,15 @@ def test_cli(cache, js, tmp_path):
                 ["sweep", "--hw-space", "huge", "-o", str(tmp_path / "y.npz")]):
         r = _ovl(cache, *bad)
         assert r.returncode == 2 and "error" in r.stderr, (bad, r.stderr)
+
+
+def test_resnet_cell_is_nb201_resnet():
+    """The ResNet basic block as an NB201 cell: conv3x3 -> conv3x3 plus a skip from the input (both convs live)."""
+    from nas.codesign.joint import RESNET_CELL
+    from nas.data import nb201_table
+    from nas.spaces import nb201
+
+    ops = nb201.parse(RESNET_CELL)
+    live = nb201.op_counts(ops, live_only=True)
+    assert live["nor_conv_3x3"] == 2 and live["skip_connect"] == 2 and live["none"] == 0
+    assert nb201_table().cifar100[nb201.to_index(ops)] == pytest.approx(70.89, abs=0.01)

@@ -13,7 +13,7 @@ from simulator.estimate import estimate
 
 RNG = np.random.default_rng(11)
 CELLS = [tuple(int(k) for k in nb201.ops_matrix()[i]) for i in RNG.choice(nb201.SIZE, 14, replace=False)] + [
-    nb201.parse("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|"),
+    nb201.parse("|nor_conv_3x3~0|+|none~0|nor_conv_3x3~1|+|skip_connect~0|none~1|skip_connect~2|"),
     nb201.parse("|avg_pool_3x3~0|+|avg_pool_3x3~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"),
     (0, 0, 0, 0, 0, 0)]
 
