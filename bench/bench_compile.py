@@ -3,7 +3,7 @@ the default architecture, best of N runs, with the time of every pass, the lower
 Target (issue 3): under 1 s each.
 
     .venv/bin/python bench/bench_compile.py [--repeat 3] [--arch a10_generic]
-    .venv/bin/python bench/bench_compile.py --matrix [--archs tiny,a10_generic,dla_alexnet_a10]   # all nine, -O0/-O2
+    .venv/bin/python bench/bench_compile.py --matrix [--asm] [--archs tiny,a10_generic,dla_alexnet_a10]   # all nine
 
 Timings are wall clock on a shared machine: run it on a quiet one, and compare runs made together.
 """
@@ -49,7 +49,11 @@ def table(model: str, arch: str, best: dict) -> None:
     print(f"  {'lowering (+ weight encoding)':28s} {1000 * res.seconds['lower']:9.1f}")
 
 
-def matrix(archs: list[str]) -> None:
+def matrix(archs: list[str], asm: bool) -> None:
+    """Compile every light model at -O0 and -O2; with `asm`, also check the byte-exact assembly round trip (the
+    test suite skips it for programs over 1,500 bundles: the assembler parses about 1,000 bundles per second)."""
+    from compiler.asm import assemble, disassemble
+
     print(f"{'model':14s} {'arch':16s} {'-O':>2s} {'bundles':>8s} {'host':>4s} {'overhead':>9s} {'seconds':>8s}  note")
     for path in sorted(glob.glob(str(LIGHT / "light_*.onnx"))):
         model = Path(path).stem.removeprefix("light_")
@@ -59,8 +63,13 @@ def matrix(archs: list[str]) -> None:
                 try:
                     res = compile_model(path, arch, opt_level=level, with_weights=False)
                     s = res.program.stats()
+                    dt = time.perf_counter() - t0
+                    note = ""
+                    if asm:
+                        same = assemble(disassemble(res.program)).encode() == res.program.encode()
+                        note = "asm round trip exact" if same else "ASM ROUND TRIP DIFFERS"
                     print(f"{model:14s} {arch:16s} {level:2d} {s['bundles']:8d} {s['host_partitions']:4d} "
-                          f"{100 * s['config_overhead']:8.3f}% {time.perf_counter() - t0:8.2f}", flush=True)
+                          f"{100 * s['config_overhead']:8.3f}% {dt:8.2f}  {note}", flush=True)
                 except UserError as exc:
                     print(f"{model:14s} {arch:16s} {level:2d} {'-':>8s} {'-':>4s} {'-':>9s} "
                           f"{time.perf_counter() - t0:8.2f}  {exc}", flush=True)
@@ -73,9 +82,10 @@ def main() -> int:
     ap.add_argument("--no-weights", action="store_true", help="plan only, no weight encoding")
     ap.add_argument("--matrix", action="store_true", help="compile all nine light models at -O0 and -O2")
     ap.add_argument("--archs", default="tiny,a10_generic,dla_alexnet_a10")
+    ap.add_argument("--asm", action="store_true", help="with --matrix: check the assembly round trip too")
     args = ap.parse_args()
     if args.matrix:
-        matrix(args.archs.split(","))
+        matrix(args.archs.split(","), args.asm)
         return 0
     print(f"compile benchmark (best of {args.repeat}), load average {os.getloadavg()[0]:.1f}")
     rows = []

@@ -58,6 +58,7 @@ class TileCost:
     psum_in: bool = False      # reads the partial sums the previous slice wrote: waits for that write
     psum_out: bool = False
     sb_in: bool = False        # the input tile is already in the stream buffer (no DDR read latency when waiting)
+    region: tuple = ()         # partial-sum tiles: the (k0, n0, y0, x0) region their slice chain reads and writes
 
 
 @dataclass(frozen=True)
@@ -289,7 +290,8 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
         write = 0.0 if on_chip else float(C.transfer_bytes(arch, wruns, wrun))
         out.append(TileCost(float(read), filt, write, cfg, stream, pe_cyc, fill, macs,
                             C.multiplier_ops(arch, macs, geo.wino), payload, 0 if on_chip else wruns * wrun,
-                            bool(psum_in), bool(psum_out), bool(geo.sb_in)))
+                            bool(psum_in), bool(psum_out), bool(geo.sb_in),
+                            (t.k0, t.n0, t.y0, t.x0) if tp.psum else ()))
     return tuple(out)
 
 
@@ -465,7 +467,7 @@ def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: boo
         db = group_double_buffered(a, plan.double_buffer, tp)
         first_wait = (not db) or prev_full or after_host or bool(reads & prev_writes)
         for j, t in enumerate(gc.tiles):
-            wait = (not db) or (first_wait if j == 0 else (t.psum_in and gc.tiles[j - 1].psum_out))
+            wait = (not db) or (first_wait if j == 0 else psum_wait(gc.tiles[j - 1], t))
             seq.append((t, wait))
         groups.append(gc)
         prev_writes = {f"{u.name}/psum" if gc.tiles and gc.tiles[-1].psum_out else out_loc.root}
@@ -485,6 +487,12 @@ def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: boo
     batch = _graph_batch(graph)
     return Estimate(a, network or graph.name, batch, total, tuple(layers), hosts, t_plan,
                     {"hits": MEMO.hits - h0, "misses": MEMO.misses - m0})
+
+
+def psum_wait(prev: TileCost, t: TileCost) -> bool:
+    """A partial-sum slice waits for the previous tile when that tile wrote the partial sums it continues (the
+    lowering's `cfg.wait` compares the regions; slices of other images or rows in between need not wait)."""
+    return t.psum_in and prev.psum_out and t.region == prev.region
 
 
 class _FilterCache:

@@ -367,7 +367,7 @@ class Lowering:
             slot = psum_slots(tp, cv)[t.k0]
             fr.update(self._reader("r1", f"{u.name}/psum", t.n0, nt, slot // cv, (slot + kt_blocks) // cv, pr,
                                    pcl, sb_next, raw=True))
-            reads.add(f"{u.name}/psum")
+            reads.add((f"{u.name}/psum", t.k0, t.n0, t.y0, t.x0))      # the region this tile's chain writes
             psum_sb = sb_next
             sb_next += nt * (kt_blocks // cv) * pr.size * pcl.size * self.rawx
         if sb_next - bank > limit:
@@ -437,7 +437,7 @@ class Lowering:
                                              raw=True)
             fw.update(raw=1, ddr=ddr, pn=pn, pc=pc, py=py, n=nt, c=kt, c_first=0, rows=outs[0][0],
                       width=outs[0][1], zfill=1)
-            written = f"{u.name}/psum"
+            written = (f"{u.name}/psum", t.k0, t.n0, t.y0, t.x0)
         else:
             wc0, wc1 = (0, stages[-1].cout) if geo.whole_channels else (t.k0, t.k1)
             if grp.output in self.mem.resident and gdb:

@@ -265,14 +265,50 @@ class Tiler:
             for kt in self.k_options(cslice):
                 if not self.filters_fit(kt, cslice):
                     continue
+                found = []
                 for nt in n_opts:
                     best = self._fit_rows(nt, kt, cslice, H, W, align)
                     if best is not None:
-                        rows, cols = best
-                        return TilePlan(nt, kt, rows, cols, cslice, self.budget,
-                                        self.sb_entries(nt, kt, cslice, rows, cols),
-                                        self.filter_entries(kt, cslice))
+                        found.append((nt,) + best)
+                        if best == (H, W):
+                            break         # fewer images per tile would only add tiles
+                if found:
+                    # images per tile: the choice with the fewest PE positions (row and column groups rounded up
+                    # to the lanes and the multiplier columns, halo rows of fused pools recomputed), then the
+                    # fewest tiles; filters are loaded once per output-channel tile whatever the images per tile
+                    nt, rows, cols = min(found, key=lambda f: (self._positions(*f), self._count(*f)))
+                    return TilePlan(nt, kt, rows, cols, cslice, self.budget,
+                                    self.sb_entries(nt, kt, cslice, rows, cols),
+                                    self.filter_entries(kt, cslice))
         raise CapacityError(self._explain())
+
+    def _split(self, total: int, size: int) -> list[tuple[int, int]]:
+        """(tile size, count) of splitting `total` into tiles of `size` (full tiles and the remainder)."""
+        full, rest = divmod(total, size)
+        return [(size, full)] + ([(rest, 1)] if rest else [])
+
+    def _count(self, nt: int, rows: int, cols: int) -> int:
+        K, H, W = self.out
+        return -(-self.geo.n // nt) * -(-H // rows) * -(-W // cols)
+
+    def _positions(self, nt: int, rows: int, cols: int) -> int:
+        """PE-array positions of one output-channel tile over the whole group (simulator.costs.conv_positions)."""
+        K, H, W = self.out
+        pe = self.arch.pe_array
+        mode = self.geo.cols
+        width = pe.w_vector if mode == "wide" else pe.q_vector
+        total = 0
+        for n, cn in self._split(self.geo.n, nt):
+            for r, cr in self._split(H, rows):
+                for c, cc in self._split(W, cols):
+                    ext = extents(self.geo, r, c)
+                    oh, ow = ext[1] if len(ext) > 1 else (r, c)
+                    if mode == "images":
+                        p = _cdiv(n, pe.w_vector) * _cdiv(oh, pe.lanes) * ow
+                    else:
+                        p = n * _cdiv(oh, pe.lanes) * _cdiv(ow, width)
+                    total += p * cn * cr * cc
+        return total
 
     def _fit_rows(self, nt: int, kt: int, cslice: int, H: int, W: int, align: int) -> tuple[int, int] | None:
         fits = lambda r, c: self.sb_entries(nt, kt, cslice, r, c) <= self.budget  # noqa: E731

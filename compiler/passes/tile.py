@@ -69,12 +69,11 @@ def whole_buffer(g: Graph, ctx: PassContext) -> Graph:
 def split_pays(arch, geo, half, whole, batch: bool) -> bool:
     """True when the half-bank tiles `half` of a group are at least as fast as its whole-buffer tiles `whole`
     (closed form of simulator.estimate over the group alone)."""
-    from simulator.estimate import group_cost, sequence_time
+    from simulator.estimate import group_cost, psum_wait, sequence_time
 
     th = group_cost(arch, geo, half, name="", op="", lane=0, batch=batch).tiles
     tw = group_cost(arch, geo, whole, name="", op="", lane=0, batch=batch).tiles
-    t_half = sum(sequence_time(arch, [(t, j == 0 or (t.psum_in and th[j - 1].psum_out))
-                                      for j, t in enumerate(th)]))
+    t_half = sum(sequence_time(arch, [(t, j == 0 or psum_wait(th[j - 1], t)) for j, t in enumerate(th)]))
     t_whole = sum(sequence_time(arch, [(t, True) for t in tw]))
     return t_half <= t_whole
 

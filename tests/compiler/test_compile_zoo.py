@@ -1,6 +1,9 @@
 """Acceptance on the nine light ONNX model-zoo networks shipped in the onnx wheel: each compiles at -O0 and
 -O2 for the Arria 10 architectures (tiny: tests/compiler/test_compile_zoo_tiny.py), every node is accounted for
-(in a bundle, a host partition, or a free view/concatenation), and the assembly round trip is byte-exact."""
+(in a bundle, a host partition, or a free view/concatenation), the binary round trip is exact and the assembly
+round trip is byte-exact. The assembler parses about 1,000 bundles per second on this machine, so programs of
+more than `ASM_BUNDLES` bundles (ShuffleNet at -O0: 4,655, one per group of its grouped convolutions) skip the
+text round trip here; `python bench/bench_compile.py --matrix` checks it on every model, level and architecture."""
 from pathlib import Path
 
 import onnx
@@ -9,9 +12,11 @@ import pytest
 from compiler.asm import assemble, disassemble
 from compiler.compile import compile_model
 from compiler.lowering.support import VIEW_OPS
+from compiler.program import Program
 
 LIGHT = Path(onnx.__file__).parent / "backend" / "test" / "data" / "light"
 MODELS = sorted(p.stem.removeprefix("light_") for p in LIGHT.glob("light_*.onnx"))
+ASM_BUNDLES = 1500
 
 
 def accounted(res) -> None:
@@ -38,7 +43,9 @@ def test_light_zoo_compiles_and_round_trips(model, arch):
         assert prog.bundles and prog.bundles[-1].fields("cfg")["last"] == 1
         accounted(res)
         data = prog.encode()
-        assert assemble(disassemble(prog)).encode() == data
+        assert Program.decode(data).encode() == data
+        if len(prog.bundles) <= ASM_BUNDLES:
+            assert assemble(disassemble(prog)).encode() == data
         stats = prog.stats()
         assert 0 < stats["config_overhead"] < 0.05
 
@@ -48,4 +55,7 @@ def test_squeezenet_with_weights_round_trips(arch):
     prog = compile_model(LIGHT / "light_squeezenet.onnx", arch, opt_level=2).program
     assert prog.weights is not None and len(prog.weights) == prog.weights_size
     data = prog.encode()
-    assert assemble(disassemble(prog)).encode() == data
+    back = Program.decode(data)
+    assert back.weights == prog.weights and back.encode() == data
+    if len(prog.bundles) <= ASM_BUNDLES:          # tiny: 5,000 bundles (weights round trip: test_asm.py)
+        assert assemble(disassemble(prog)).encode() == data

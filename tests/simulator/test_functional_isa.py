@@ -93,6 +93,25 @@ def test_winograd_requires_three_wide_filters():
         simulate(p, {"x": np.zeros((1, 3, 8, 8), np.float32)})
 
 
+def test_column_modes_keep_the_values_and_are_checked():
+    """`pe.cols` (Winograd arrays) changes which outputs a pass computes, never the values; a mapping the bundle
+    cannot use is an error naming the field."""
+    arch = load_arch("dla_alexnet_a10").with_changes(precision="fp32")
+    x = RNG.standard_normal((1, 6, 7, 9)).astype(np.float32)
+    w = RNG.standard_normal((5, 6, 3, 3)).astype(np.float32)
+    base = simulate(conv_program(arch, x.shape, w, None, pad=1), {"x": x})["y"]
+    p = conv_program(arch, x.shape, w, None, pad=1)
+    p.bundles[0].config[M.PE_ARRAY]["cols"] = "wide"
+    np.testing.assert_array_equal(simulate(p, {"x": x})["y"], base)
+    for cols, kw, msg in (("wide", {"stride": 2}, "cols = wide needs horizontal stride 1"),
+                          ("images", {}, r"cols = images needs mode conv and one output column \(sbuf.ow = 9\)"),
+                          ("wide", {"wino": True}, "cols = wide needs a direct convolution")):
+        p = conv_program(arch, x.shape, w, None, pad=1, **kw)
+        p.bundles[0].config[M.PE_ARRAY]["cols"] = cols
+        with pytest.raises(SimulationError, match=r"bundle 0 \(conv\) pe: " + msg):
+            simulate(p, {"x": x})
+
+
 def test_depthwise_matches_onnxruntime():
     x = RNG.standard_normal((1, 20, 9, 9)).astype(np.float32)
     w = RNG.standard_normal((20, 1, 3, 3)).astype(np.float32)

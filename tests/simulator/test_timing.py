@@ -2,6 +2,7 @@
 buffering, stall attribution that accounts for every cycle, reports the plots can read, traces, and the fast
 estimate's agreement with the cycle model (within 5%) on every network of the test set."""
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,6 +150,27 @@ def test_estimate_agrees_with_the_cycle_model(compiled, name, arch, opt):
     assert sum(x.bundles for x in e.layers) == len(p.bundles)
     assert e.cycles == pytest.approx(tl.total_cycles, rel=0.05)
     assert e.macs == rep.macs
+
+
+TAILORED = Path(__file__).resolve().parents[2] / "bench" / "archs" / "dla_googlenet_a10.toml"
+
+
+@pytest.mark.parametrize("name,arch,opt,shape,options,rel", [
+    ("googlenet", TAILORED, 2, None, {}, 0.05),             # first-layer folding, wide columns, pools in branches
+    ("mobilenet_v2", "a10_generic", 2, None, {}, 0.05),     # many single-tile hand-overs in the stream buffer
+    ("alexnet", "dla_alexnet_a10", 2, (8, 3, 227, 227), {}, 0.05),   # batched FC: images in the columns
+    ("lstm_cell", "a10_generic", 2, (25, 1, 256), {"hidden": 256}, 0.06)])   # resident weights, 150 tiny bundles
+def test_estimate_with_on_chip_hand_over_agrees(name, arch, opt, shape, options, rel):
+    """`on_chip=True` models the memory plan's stream-buffer hand-over; with it the estimate follows the cycle
+    model on the overlays and networks where the hand-over matters (docs/simulator.md section 3)."""
+    a = load_arch(arch)
+    g = build_ir(name, [shape] if shape else None, weights="none", **options)
+    p = compile_model(g, a, opt_level=opt).program
+    cyc = simulate_timing(p, events=False).total_cycles
+    e = estimate(g, a, opt_level=opt, on_chip=True)
+    assert sum(x.bundles for x in e.layers) == len(p.bundles)
+    assert e.cycles == pytest.approx(cyc, rel=rel)
+    assert estimate(g, a, opt_level=opt).cycles >= e.cycles          # without the hand-over: more DDR traffic
 
 
 def test_estimate_memoises_group_costs_and_has_array_forms():
