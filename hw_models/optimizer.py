@@ -10,10 +10,9 @@ Cost model. `NetworkCost` is the simulator's memoised fast estimate (`simulator.
 of memoisation: the compiler's planning (fusion, tiling, memory plan), which is 90% of an estimate's time, is
 shared by every architecture with the same *planning key*, i.e. the same values of every field the compiler's
 passes and lowering read. Fields they do not read (`PLAN_FREE_FIELDS`: clock, DDR timing, lanes, PE
-interleaving, DSP limit, exit FIFO depth, auxiliary-kernel widths) vary without re-planning; per-group tile
-costs come from `simulator.estimate.group_cost` and the total from the estimate's own closed form, so the result
-equals `estimate(graph, arch).cycles` exactly (tests/hw_models/test_optimizer.py checks it on random
-architectures).
+interleaving, DSP limit, exit FIFO depth, auxiliary-kernel widths) vary without re-planning; each
+architecture is costed from the shared plan by `simulator.estimate.estimate_planned`, so the result equals
+`estimate(graph, arch).cycles` exactly (tests/hw_models/test_optimizer.py checks it on random architectures).
 
 Search. `ArchSpace` lists the values of each searched parameter; a candidate is one value per parameter. The
 optimiser starts from the base architecture and random candidates, then mutates the best and the Pareto front
@@ -62,19 +61,13 @@ def planning_key(arch: Arch) -> str:
     return json.dumps(d, sort_keys=True)
 
 
-@dataclass
-class _Planned:
-    units: list        # (geo, tile plan, name, op, lane offset, native, reads, out root) per group; None = host
-    batch: bool
-    double_buffer: bool
-    host_reasons: tuple[str, ...] = ()   # why each host node is there (the compiler's own words)
-
-
 class NetworkCost:
     """Latency of one graph on many architectures, equal to `simulator.estimate.estimate(graph, arch).cycles`.
 
-    Plans are memoised per planning key (at most `max_plans`, least recently used dropped); tile costs by the
-    simulator's own group memo. `host_partitions(arch)` counts the partitions the compiler sends to the host.
+    Compiler plans (`simulator.estimate.plan_graph`) are memoised per planning key (at most `max_plans`, least
+    recently used dropped); each architecture is then costed from its plan by `simulator.estimate.estimate_planned`
+    (tile costs from the simulator's group memo). `host_partitions(arch)` counts the partitions the compiler sends
+    to the host, `host_reasons(arch)` gives the compiler's reason for each host node.
     """
 
     def __init__(self, graph: Graph, *, opt_level: int = 2, name: str | None = None, max_plans: int = 512):
@@ -82,73 +75,42 @@ class NetworkCost:
         self.opt_level = opt_level
         self.name = name or graph.name
         self.max_plans = max_plans
-        self._plans: dict[str, _Planned] = {}
+        self._plans: dict[str, Any] = {}
         self.plans_made = 0
         self.plan_seconds = 0.0
 
-    def _plan(self, arch: Arch) -> _Planned:
+    def _plan(self, arch: Arch):
+        from simulator.estimate import plan_graph
+
         key = planning_key(arch)
         p = self._plans.pop(key, None)
         if p is None:
-            p = self._make_plan(arch)
+            t0 = time.perf_counter()
+            p = plan_graph(self.graph, arch, self.opt_level)
+            self.plans_made += 1
+            self.plan_seconds += time.perf_counter() - t0
             if len(self._plans) >= self.max_plans:
                 self._plans.pop(next(iter(self._plans)))
         self._plans[key] = p
         return p
 
-    def _make_plan(self, arch: Arch) -> _Planned:
-        from compiler.lowering.memory import resolve
-        from simulator.estimate import group_kind, plan_graph
-
-        t0 = time.perf_counter()
-        g2, plan, sched, geos, tiles = plan_graph(self.graph, arch, self.opt_level)
-        units: list = []
-        for u in sched.units:
-            if u.kind == "host":
-                units.append(None)
-                continue
-            geo, tp = geos[u.name], tiles[u.name]
-            out_loc = resolve(u.group.output, sched.windows)
-            native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
-            reads = frozenset(resolve(t, sched.windows).root for t in u.reads)
-            units.append((geo, tp, u.name, group_kind(geo), out_loc.c, native, reads, out_loc.root))
-        reasons = tuple(r for part in plan.host or () for r in part.reasons.values())
-        self.plans_made += 1
-        self.plan_seconds += time.perf_counter() - t0
-        return _Planned(units, plan.batch, plan.double_buffer, reasons)
-
     def host_partitions(self, arch: Arch) -> int:
-        return sum(1 for u in self._plan(arch).units if u is None)
+        return sum(1 for u in self._plan(arch)[2].units if u.kind == "host")
 
     def host_reasons(self, arch: Arch) -> tuple[str, ...]:
         """The compiler's reason for every node it sends to the host under `arch`."""
-        return self._plan(arch).host_reasons
+        plan = self._plan(arch)[1]
+        return tuple(r for part in plan.host or () for r in part.reasons.values())
+
+    def estimate(self, arch: Arch):
+        """The full `simulator.estimate.Estimate` (per-layer costs) from the shared plan."""
+        from simulator.estimate import estimate_planned
+
+        return estimate_planned(self._plan(arch), arch, network=self.name, batch=_batch(self.graph))
 
     def cycles(self, arch: Arch) -> float:
         """Cycles of one inference (the batch of the graph's input), as `simulator.estimate.estimate`."""
-        from simulator.estimate import group_cost, sequence_time
-        from simulator.report import KIND_OPS
-
-        p = self._plan(arch)
-        db = p.double_buffer and arch.stream_buffer.banks > 1
-        cv = arch.pe_array.c_vector
-        prev_writes: frozenset[str] = frozenset()
-        after_host = True
-        seq = []
-        for u in p.units:
-            if u is None:
-                after_host, prev_writes = True, frozenset()
-                continue
-            geo, tp, name, kind, c_off, native, reads, root = u
-            gc = group_cost(arch, geo, tp, name=name, op=KIND_OPS.get(kind, kind), lane=c_off % cv,
-                            batch=p.batch, native=native)
-            first_wait = (not db) or after_host or bool(reads & prev_writes)
-            for j, t in enumerate(gc.tiles):
-                wait = (not db) or (first_wait if j == 0 else (t.psum_in and gc.tiles[j - 1].psum_out))
-                seq.append((t, wait))
-            prev_writes = frozenset({f"{name}/psum" if gc.tiles and gc.tiles[-1].psum_out else root})
-            after_host = False
-        return float(sum(sequence_time(arch, seq)))
+        return float(self.estimate(arch).cycles)
 
     def seconds(self, arch: Arch) -> float:
         return self.cycles(arch) / arch.clock_hz

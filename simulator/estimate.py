@@ -430,12 +430,20 @@ def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, net
 def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: bool = False) -> Estimate:
     import time
 
+    t0 = time.perf_counter()
+    planned = _planned(graph, a, opt_level, on_chip)
+    t_plan = time.perf_counter() - t0
+    return estimate_planned(planned, a, network=network or graph.name, batch=_graph_batch(graph),
+                            plan_seconds=t_plan)
+
+
+def estimate_planned(planned, a, *, network: str = "", batch: int = 1, plan_seconds: float = 0.0) -> Estimate:
+    """The estimate of a graph already planned by `plan_graph` (on `a`, or on any architecture whose fields the
+    compiler reads are equal: `hw_models.optimizer.NetworkCost` shares one plan across such architectures)."""
     from compiler.lowering.memory import resolve
     from compiler.lowering.tiling import group_double_buffered
 
-    t0 = time.perf_counter()
-    g2, plan, sched, geos, tiles = _planned(graph, a, opt_level, on_chip)
-    t_plan = time.perf_counter() - t0
+    g2, plan, sched, geos, tiles = planned
     h0, m0 = MEMO.hits, MEMO.misses
     prev_writes: set[str] = set()
     after_host = True
@@ -484,8 +492,7 @@ def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: boo
                                     sum(t.read_payload + int(t.filt) for t in gc.tiles),
                                     sum(t.write_payload for t in gc.tiles), gc.wino))
     total = sum(shares)
-    batch = _graph_batch(graph)
-    return Estimate(a, network or graph.name, batch, total, tuple(layers), hosts, t_plan,
+    return Estimate(a, network, batch, total, tuple(layers), hosts, plan_seconds,
                     {"hits": MEMO.hits - h0, "misses": MEMO.misses - m0})
 
 
@@ -580,4 +587,4 @@ def clear_memo() -> None:
 
 
 __all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo", "graph_key",
-           "group_cost", "plan_graph", "group_kind", "sequence_time"]
+           "group_cost", "plan_graph", "group_kind", "sequence_time", "estimate_planned"]
