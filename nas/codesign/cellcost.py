@@ -69,6 +69,11 @@ def build_network(ops: Sequence[int]):
     return nb201.build_ir(tuple(ops), **NETWORK)
 
 
+#: Planning passes whose decisions depend on fields that differ within a plan class (Winograd and the PE column
+#: mappings); they are re-run per architecture on the cached plans.
+ARCH_PASSES = ("winograd", "direct-wide", "matvec-columns")
+
+
 # --- planning a cell network ------------------------------------------------------------------------------------
 def _planned(graph, arch: Arch):
     from simulator.estimate import plan_graph as planned
@@ -103,6 +108,10 @@ def plan_cell(ops: Sequence[int], ref: Arch) -> tuple[CellPlan, Any]:
     from compiler.lowering.memory import resolve
 
     g2, plan, sched, geos, _ = _planned(build_network(ops), ref)
+    weights = [geos[u.name].weight for u in sched.units if u.kind == "group" and geos[u.name].pe.kind != "bypass"]
+    if len(weights) != len(set(weights)):
+        raise UserError(f"NB201 cell {nb201.to_str(ops)}: groups share weights; the co-design model assumes they "
+                        "do not (the estimate's cross-group filter-cache walk is not decomposed)")
     sigs, reads_prev, names = [], [], []
     prev_root = None
     for u in sched.units:
@@ -217,8 +226,8 @@ class _Geo:
     op: str
     c_off: int
     native: bool
-    batch: bool
-    double_buffer: bool
+    reuse: bool                # the plan's filter reuse policy (group_cost's `batch`)
+    double_buffer: bool        # this group's tiles alternate banks (compiler.lowering.tiling.group_double_buffered)
     error: str = ""
 
 
@@ -232,10 +241,10 @@ class CellCostModel:
         self.archs_costed = 0
 
     def _geometries(self, t: ClassTable, arch: Arch) -> list[_Geo]:
-        from compiler.lowering.tiling import plan_group
         from compiler.lowering.geometry import group_geometry
+        from compiler.lowering.tiling import group_double_buffered, plan_group
         from compiler.passes import REGISTRY, PassContext, list_passes
-        from compiler.passes.plan import get_plan
+        from compiler.passes.plan import get_plan, with_plan
         from hw_models.optimizer import planning_key
         from simulator.estimate import group_kind
         from simulator.report import KIND_OPS
@@ -246,25 +255,31 @@ class CellCostModel:
             return got
         list_passes()          # registers the passes
         out: list[_Geo] = []
-        wino_cache: dict[int, frozenset] = {}
+        plans: dict[int, Any] = {}
         for sig, (code, name) in zip(t.sig_keys, t.reps):
             g2, plan, sched = t.rep_plan(code)
-            if code not in wino_cache:
-                if arch.pe_array.winograd:
-                    wino_cache[code] = get_plan(REGISTRY["winograd"].fn(g2, PassContext(arch))).winograd
-                else:
-                    wino_cache[code] = frozenset()
-            db = arch.stream_buffer.banks > 1
-            p = replace(plan, winograd=wino_cache[code], double_buffer=db, tiles=None)
+            if code not in plans:
+                # the planning decisions that depend on fields the class's reference architecture does not share:
+                # Winograd selection and the PE column mappings, re-made by the compiler's own passes
+                ctx = PassContext(arch, opt_level=2, verify=False)
+                g = with_plan(g2, winograd=frozenset(), cols={})
+                for pname in ARCH_PASSES:
+                    if ctx.enabled(pname):
+                        g = REGISTRY[pname].fn(g, ctx)
+                q = get_plan(g)
+                plans[code] = replace(plan, winograd=q.winograd, cols=q.cols, double_buffer=arch.stream_buffer.banks > 1,
+                                      tiles=None)
+            p = plans[code]
             unit = next(u for u in sched.units if u.name == name)
             try:
                 geo = group_geometry(g2, unit.group, p, arch, sched.views)
-                tp = plan_group(geo, arch, batch=p.batch, double_buffer=db, native=p.native_groups)
+                tp = plan_group(geo, arch, batch=p.batch, double_buffer=p.double_buffer, native=p.native_groups)
             except CapacityError as exc:        # this group does not tile on this architecture
-                out.append(_Geo(None, None, name, "", sig[5], sig[6], p.batch, db, str(exc)))
+                out.append(_Geo(None, None, name, "", sig[5], sig[6], p.reuse_filters, False, str(exc)))
                 continue
             kind = group_kind(geo)
-            out.append(_Geo(geo, tp, name, KIND_OPS.get(kind, kind), sig[5], sig[6], p.batch, db))
+            out.append(_Geo(geo, tp, name, KIND_OPS.get(kind, kind), sig[5], sig[6], p.reuse_filters,
+                            group_double_buffered(arch, p.double_buffer, tp)))
         if len(self._geo) > 4096:
             self._geo.pop(next(iter(self._geo)))
         self._geo[key] = out
@@ -272,7 +287,7 @@ class CellCostModel:
 
     def feature_costs(self, arch: Arch) -> np.ndarray:
         """Cycles of each feature of the arch's plan class on `arch` (see the module docstring)."""
-        from simulator.estimate import group_cost, sequence_time
+        from simulator.estimate import group_cost, psum_wait, sequence_time
 
         t0 = time.perf_counter()
         t = self.tables[plan_class(arch)]
@@ -282,9 +297,8 @@ class CellCostModel:
             return np.full(t.n_features, np.nan)
         cv = arch.pe_array.c_vector
         tiles = [None if g.geo is None else
-                 group_cost(arch, g.geo, g.tp, name=g.name, op=g.op, lane=g.c_off % cv, batch=g.batch,
+                 group_cost(arch, g.geo, g.tp, name=g.name, op=g.op, lane=g.c_off % cv, batch=g.reuse,
                             native=g.native).tiles for g in geos]
-        db = arch.stream_buffer.banks > 1
         t1_memo: dict[int, float] = {}
 
         def t1(x) -> float:
@@ -304,7 +318,7 @@ class CellCostModel:
                 continue
             u = -sum(t1(x) for x in ts)
             for j in range(1, len(ts)):
-                wait = (not db) or (ts[j].psum_in and ts[j - 1].psum_out)
+                wait = (not geos[s].double_buffer) or psum_wait(ts[j - 1], ts[j])
                 u += t2(ts[j - 1], ts[j], wait)
             v[s] = u
         for j, (a, b, reads) in enumerate(t.pairs):
@@ -312,7 +326,9 @@ class CellCostModel:
                 v[n_sig + j] = np.nan
                 continue
             x, y = tiles[a][-1], tiles[b][0]
-            wait = (not db) or (reads and not x.psum_out)
+            # as the estimate: a group waits when it is not double buffered, when the previous one was not, or
+            # when it reads the previous group's output (not its partial sums)
+            wait = (not geos[b].double_buffer) or (not geos[a].double_buffer) or (reads and not x.psum_out)
             v[n_sig + j] = t2(x, y, wait)
         base_h = n_sig + len(t.pairs)
         for j, s in enumerate(t.heads):

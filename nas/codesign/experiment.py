@@ -268,7 +268,8 @@ def plot_fronts(js: JointSpace, sweep: SweepResult, runs: Mapping[str, Sequence[
         ax.plot([b["perf_per_area"]], [b["accuracy"]], "r*", ms=12, label="ResNet cell, best overlay")
         if "balanced" in resnet:
             q = resnet["balanced"]
-            ax.plot([q["perf_per_area"]], [q["accuracy"]], "g*", ms=12, label="best pair (both better)")
+            same = " (the same pruned network)" if q.get("same_network") else ""
+            ax.plot([q["perf_per_area"]], [q["accuracy"]], "g*", ms=12, label=f"best pair >= ResNet in both{same}")
     lo = float(np.min(pf["accuracy"])) if len(pf["accuracy"]) else 0.0
     ax.set_ylim(max(0.0, lo - 8), float(np.max(pf["accuracy"])) + 2 if len(pf["accuracy"]) else 100)
     ax.set_xscale("log")
