@@ -6,10 +6,12 @@
     print(res.summary())
 
 Optimisation levels: -O0 is the naive baseline (one operator per bundle, no fusion, slicing only where a
-capacity forces it, no batching, one DDR buffer per tensor, no prefetch); -O1 adds fusion, double-buffered
-tiles and memory planning; -O2 adds batching of matrix-vector work, native grouped/depthwise convolution and
-Winograd. The passes that always run (canonicalisation, legalisation, RNN unrolling, host fallback, int8
-calibration) are listed with `ovl compile --list-passes`.
+capacity forces it, no batching, one DDR buffer per tensor, no prefetch); -O1 adds fusion (pools moved into
+concatenated branches), double-buffered tiles and memory planning; -O2 adds the architecture-driven passes:
+first-layer folding, batching of matrix-vector work, filter-cache residency, native grouped/depthwise
+convolution, Winograd and the wide column mappings of a Winograd PE array (docs/compiler.md). The passes that
+always run (canonicalisation, legalisation, RNN unrolling, host fallback, int8 calibration) and the optional
+ones (`whole-buffer`) are listed with `ovl compile --list-passes`.
 """
 from __future__ import annotations
 

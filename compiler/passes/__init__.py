@@ -64,6 +64,7 @@ class PassRecord:
 
 
 REGISTRY: dict[str, PassInfo] = {}
+PLANNING_MEMOS = ("_plan_memo", "_support")
 #: pass modules in pipeline order (a module registers its passes when imported)
 PASS_MODULES = ("canonical", "legalize", "fold", "batching", "rnn", "host", "group_conv", "winograd", "columns", "concat_aux", "fuse",
                 "calibrate", "tile", "residency", "memory")
@@ -151,6 +152,10 @@ def run_pipeline(graph: Graph, ctx: PassContext, only: Sequence[str] | None = No
     unknown = [p for p in list(ctx.enable) + list(ctx.disable) + list(only or []) if p not in REGISTRY]
     if unknown:
         raise UserError(f"unknown pass(es) {', '.join(unknown)}; see `ovl compile --list-passes`")
+    # the planning memos (compiler.lowering.units.graph_memo, classify_cached) live in the metadata of the
+    # graphs of this run only: never in the caller's graph, which the caller may change afterwards
+    graph = Graph(graph.name, graph.tensors, list(graph.nodes), list(graph.inputs), list(graph.outputs),
+                  {k: v for k, v in graph.metadata.items() if k not in PLANNING_MEMOS})
     records = []
     for name in PIPELINE:
         on = (name in only) if only is not None else ctx.enabled(name)
