@@ -40,6 +40,8 @@ class RestoreConfig:
 TUNED: dict[tuple[int, float], RestoreConfig] = {
     (2, 0.0): RestoreConfig(8, 0.0003, 0.01, 0.02, 0.0003),
     (2, 5.0): RestoreConfig(8, 0.003, 1.0, 0.02, 0.02),
+    (4, 0.0): RestoreConfig(8, 0.0003, 0.01, 0.2, 0.0003),
+    (4, 5.0): RestoreConfig(8, 0.003, 0.3, 0.01, 0.04),
 }
 
 
