@@ -228,6 +228,11 @@ def classify(g: Graph, n: Node, arch) -> Support:
         return _host(unsupported_reason(g, n) or "recurrent node not unrolled (the lower-rnn pass is disabled)")
     if op == "Transpose":
         return _host("Transpose changes the layout (no overlay kernel)")
+    if op == "SpaceToDepth":
+        return _host("input layout transform (first-layer folding, fold-input): the host folds the input before "
+                     "writing it to DDR")
+    if op == "Pad":
+        return _host("Pad that no convolution absorbs (with fold-input: the host pads the input it folds)")
     if op == "ConvTranspose":
         return _host("ConvTranspose has no overlay kernel")
     return _host(f"{op} has no overlay kernel")
