@@ -155,13 +155,15 @@ def resnet_comparison(js: JointSpace, pairs: Mapping[str, np.ndarray] | None = N
     ok = js.hw.fits[hws] & np.isfinite(lat)
     ppa = np.where(ok, 1.0 / (lat * js.hw.area[hws]), -np.inf)
 
-    from nas.spaces import nb201
-    from nas.spaces.nb201_latency import canonical
+    def same_network(c: int, p: int) -> bool:
+        """The same compiled network as the ResNet cell: an identical group sequence (NB201 holds networks that
+        differ only in dead edges or in an identity hop, trained separately with different accuracies)."""
+        cls = js.cls_of(p)
+        m, rows = js.tables[cls].counts, js.rows[cls]
+        i, j = int(rows[c]), int(rows[r])
+        return i >= 0 and j >= 0 and (i == j or (m[i] != m[j]).nnz == 0)
 
-    def net(c: int) -> tuple[int, ...]:
-        return canonical(nb201.as_ops(int(c)))
-
-    twin = np.array([net(c) == net(r) for c in cells], dtype=bool)
+    twin = np.array([same_network(int(c), int(p)) for c, p in zip(cells, hws)], dtype=bool)
 
     def pair(i: int) -> dict[str, Any]:
         return {"cell": int(cells[i]), "hw": int(hws[i]), "accuracy": float(acc[i]), "latency": float(lat[i]),
@@ -182,8 +184,7 @@ def resnet_comparison(js: JointSpace, pairs: Mapping[str, np.ndarray] | None = N
         gain = np.minimum((acc[both] - base["accuracy"]) / max(base["accuracy"], 1e-9),
                           ppa[both] / base["perf_per_area"] - 1)
         out["balanced"] = pair(int(both[np.argmax(gain)]))
-    # the same, among pairs whose pruned network differs from the ResNet cell's (NB201 holds cells that differ only
-    # in dead edges: the same network trained separately, with a different accuracy)
+    # the same, among pairs whose compiled network differs from the ResNet cell's
     other = np.flatnonzero(ok & ~twin & (acc >= base["accuracy"]))
     if len(other):
         out["best_ppa_at_least_resnet_accuracy_other_network"] = pair(int(other[np.argmax(ppa[other])]))
@@ -217,7 +218,7 @@ def describe_pair(js: JointSpace, d: Mapping[str, Any]) -> str:
     return (f"{nb201.to_str(nb201.as_ops(int(d['cell'])))} on [{js.hw.points[int(d['hw'])].label()}]: "
             f"{d['accuracy']:.2f}% CIFAR-100, {1e3 * d['latency']:.3f} ms, area {100 * d['area']:.1f}%, "
             f"{d['perf_per_area']:,.0f} img/s per area fraction"
-            + (" [the same pruned network as the ResNet cell]" if d.get("same_network") else ""))
+            + (" [the same compiled network as the ResNet cell]" if d.get("same_network") else ""))
 
 
 # --- plots ----------------------------------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ def plot_fronts(js: JointSpace, sweep: SweepResult, runs: Mapping[str, Sequence[
         ax.plot([b["perf_per_area"]], [b["accuracy"]], "r*", ms=12, label="ResNet cell, best overlay")
         if "balanced" in resnet:
             q = resnet["balanced"]
-            same = " (the same pruned network)" if q.get("same_network") else ""
+            same = " (the ResNet network itself)" if q.get("same_network") else ""
             ax.plot([q["perf_per_area"]], [q["accuracy"]], "g*", ms=12, label=f"best pair >= ResNet in both{same}")
     lo = float(np.min(pf["accuracy"])) if len(pf["accuracy"]) else 0.0
     ax.set_ylim(max(0.0, lo - 8), float(np.max(pf["accuracy"])) + 2 if len(pf["accuracy"]) else 100)

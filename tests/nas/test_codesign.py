@@ -255,3 +255,30 @@ def test_resnet_cell_is_nb201_resnet():
     live = nb201.op_counts(ops, live_only=True)
     assert live["nor_conv_3x3"] == 2 and live["skip_connect"] == 2 and live["none"] == 0
     assert nb201_table().cifar100[nb201.to_index(ops)] == pytest.approx(70.89, abs=0.01)
+
+
+def test_resnet_twin_detected(cache):
+    """NB201's |none~0|+|conv3~0|pool~1|+|skip~0|skip~1|conv3~2| computes x + conv(conv(x)) like the ResNet cell:
+    the comparison marks it as the same compiled network."""
+    from nas.codesign.cellcost import CLASSES, build_class_table
+    from nas.codesign.hwspace import HWParam
+    from nas.codesign.joint import RESNET_CELL, reference_archs
+    from nas.spaces import nb201
+
+    twin_s = "|none~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|skip_connect~1|nor_conv_3x3~2|"
+    other_s = "|nor_conv_1x1~0|+|none~0|nor_conv_1x1~1|+|skip_connect~0|none~1|skip_connect~2|"
+    cells = [nb201.parse(x) for x in (RESNET_CELL, twin_s, other_s)]
+    refs = reference_archs()
+    hw = HWSpace((HWParam("k_vector", (16,)), HWParam("c_vector", (8,)), HWParam("lanes", (1,)),
+                  HWParam("q_vector", (1,)), HWParam("winograd", (False,)), HWParam("sb_depth", (2048,)),
+                  HWParam("fc_depth", (512,)), HWParam("pool", (True,)), HWParam("precision", ("int8",)),
+                  HWParam("mem_bits", (512,))))
+    js2 = JointSpace(hw, {c: build_class_table(c, refs[c], cells) for c in CLASSES})
+    r, twin, other = (nb201.to_index(c) for c in cells)
+    assert js2.latency_of(twin, 0) == pytest.approx(js2.latency_of(r, 0), rel=1e-12)
+    cmp = resnet_comparison(js2, {"cell": np.array([twin, other]), "hw": np.array([0, 0])})
+    assert js2.accuracy[twin] > js2.accuracy[r]
+    assert cmp["best_ppa_at_least_resnet_accuracy"]["same_network"]
+    assert "best_ppa_at_least_resnet_accuracy_other_network" not in cmp or \
+        not cmp["best_ppa_at_least_resnet_accuracy_other_network"]["same_network"]
+    assert not cmp.get("best_accuracy_at_least_resnet_ppa_other_network", {"same_network": False})["same_network"]
