@@ -10,6 +10,9 @@ ReLU -> Conv (bias-free) -> BatchNorm without affine parameters using batch stat
 ResNet reduction blocks and the final BN use running statistics at their initial values (identity scaling), as
 a search network in eval mode at initialisation. Weights are PyTorch's default initialisation drawn from
 `torch.Generator().manual_seed(seed)`; the supernet is never trained (Zero-Cost-PT scores it at init).
+`cell_bn="running"` makes the cell BNs use their initial running statistics too (eval mode with tracked
+statistics); measured on the first perturbation step it ranks ops worse (docs/zc_pt.md), so batch statistics
+are the default.
 
 NASWOT codes: the reference computes every op of a mixed edge (a zero weight only multiplies the output), so
 every ReLU of every ReLU-Conv-BN op fires, with the edge's source node as input, whatever the weights. Here an op
@@ -58,8 +61,9 @@ class _ResBlock(nn.Module):
 
 
 class _MixedCell(nn.Module):
-    def __init__(self, c: int):
+    def __init__(self, c: int, batch_stats: bool = True):
         super().__init__()
+        self.batch_stats = batch_stats
         self.conv1 = nn.ModuleList(nn.Conv2d(c, c, 1, bias=False) for _ in range(N_EDGES))
         self.conv3 = nn.ModuleList(nn.Conv2d(c, c, 3, padding=1, bias=False) for _ in range(N_EDGES))
 
@@ -85,7 +89,8 @@ class _MixedCell(nn.Module):
                         if j not in relu:
                             relu[j] = F.relu(src)
                         conv = (self.conv1 if o == nb201.CONV1 else self.conv3)[e]
-                        y = F.batch_norm(conv(relu[j]), None, None, training=True, eps=_BN_EPS)
+                        y = conv(relu[j])
+                        y = F.batch_norm(y, None, None, training=True, eps=_BN_EPS) if self.batch_stats else _eval_bn(y)
                     y = y * wo
                     total = y if total is None else total + y
             nodes.append(total if total is not None else torch.zeros_like(x))
@@ -98,7 +103,7 @@ class _MixedCell(nn.Module):
 class NB201Supernet(nn.Module):
     """NB201 supernet (see the module docstring); `forward(x, w)` with `w` a (6, 5) op-weight matrix."""
 
-    def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, seed: int = 0):
+    def __init__(self, C: int = 16, N: int = 5, num_classes: int = 10, seed: int = 0, cell_bn: str = "batch"):
         super().__init__()
         self.C, self.N = C, N
         self.stem = nn.Conv2d(3, C, 3, padding=1, bias=False)
@@ -108,7 +113,7 @@ class NB201Supernet(nn.Module):
             if stage:
                 layers.append(_ResBlock(c, 2 * c))
                 c *= 2
-            layers.extend(_MixedCell(c) for _ in range(N))
+            layers.extend(_MixedCell(c, cell_bn == "batch") for _ in range(N))
         self.layers = nn.ModuleList(layers)
         self.classifier = nn.Linear(c, num_classes)
         init_parameters(self, torch.Generator().manual_seed(int(seed)))
