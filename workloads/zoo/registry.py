@@ -205,15 +205,8 @@ def build_ir(name: str, input_shapes: Sequence[Sequence[int]] | None = None, *, 
 
 def count_params(g: Graph) -> int:
     """Parameters of a graph: elements of the distinct constant tensors its nodes read (a weight shared by
-    several nodes, like an unrolled decoder's, counts once)."""
-    seen: set[str] = set()
-    total = 0
-    for n in g.nodes:
-        for i in n.inputs:
-            if i and i not in seen and g.tensors[i].const:
-                seen.add(i)
-                total += g.tensors[i].size
-    return total
+    several nodes, like an unrolled decoder's, counts once; `Graph.totals` does the counting)."""
+    return g.totals().params
 
 
 def count_macs(g: Graph) -> int:
