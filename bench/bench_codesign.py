@@ -37,8 +37,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from nas.codesign.cellcost import build_network
-    from nas.codesign.experiment import (describe_pair, format_hv_table, plot_fronts, plot_hv_curves,
-                                         resnet_comparison, run_benchmark, strategy_vs_resnet)
+    from nas.codesign.experiment import (format_hv_table, plot_fronts, plot_hv_curves,
+                                         resnet_comparison, resnet_comparison_lines, run_benchmark,
+                                         strategy_vs_resnet)
     from nas.codesign.joint import JointSpace
     from nas.codesign.sweep import attach, load_sweep, run_sweep, save_sweep
     from nas.runtime.plots import save_figure
@@ -109,19 +110,7 @@ def main() -> None:
 
     cmp = resnet_comparison(js, sw.ppa_front)
     print("\n## paper-style comparison (exhaustive)")
-    print("ResNet-style cell on its best overlay (max perf/area among fitting configurations): "
-          + describe_pair(js, cmp["resnet"]))
-    for key, label in (("balanced", "best pair better in both"),
-                       ("best_ppa_at_least_resnet_accuracy", "most efficient pair at least as accurate"),
-                       ("best_accuracy_at_least_resnet_ppa", "most accurate pair at least as efficient"),
-                       ("best_ppa_at_least_resnet_accuracy_other_network",
-                        "most efficient pair at least as accurate, another network"),
-                       ("best_accuracy_at_least_resnet_ppa_other_network",
-                        "most accurate pair at least as efficient, another network")):
-        if key in cmp:
-            d = cmp[key]
-            print(f"{label}: {d['accuracy_gain_points']:+.2f} points, {d['ppa_gain_percent']:+.1f}% perf/area: "
-                  + describe_pair(js, d))
+    print("\n".join(resnet_comparison_lines(js, cmp)))
 
     pf = sw.ppa_front
     order = np.argsort(-pf["accuracy"])

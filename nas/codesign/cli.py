@@ -165,20 +165,9 @@ def _sweep(args) -> int:
 
 
 def _print_resnet(js, cmp) -> None:
-    from nas.codesign.experiment import describe_pair
+    from nas.codesign.experiment import resnet_comparison_lines
 
-    print("ResNet-style cell on its best overlay: " + describe_pair(js, cmp["resnet"]))
-    for key, label in (("balanced", "best pair improving both"),
-                       ("best_ppa_at_least_resnet_accuracy", "most efficient pair at least as accurate"),
-                       ("best_accuracy_at_least_resnet_ppa", "most accurate pair at least as efficient"),
-                       ("best_ppa_at_least_resnet_accuracy_other_network",
-                        "most efficient pair at least as accurate, another network"),
-                       ("best_accuracy_at_least_resnet_ppa_other_network",
-                        "most accurate pair at least as efficient, another network")):
-        if key in cmp:
-            d = cmp[key]
-            print(f"{label}: {d['accuracy_gain_points']:+.2f} points accuracy, {d['ppa_gain_percent']:+.1f}% perf/area: "
-                  + describe_pair(js, d))
+    print("\n".join(resnet_comparison_lines(js, cmp)))
 
 
 def _run(args) -> int:

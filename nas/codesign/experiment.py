@@ -221,6 +221,24 @@ def describe_pair(js: JointSpace, d: Mapping[str, Any]) -> str:
             + (" [the same compiled network as the ResNet cell]" if d.get("same_network") else ""))
 
 
+def resnet_comparison_lines(js: JointSpace, cmp: Mapping[str, Any]) -> list[str]:
+    """The paper-style comparison (ResNet cell on its best overlay vs the best other pairs) as printable lines."""
+    lines = ["ResNet-style cell on its best overlay (max perf/area among fitting configurations): "
+             + describe_pair(js, cmp["resnet"])]
+    for key, label in (("balanced", "best pair better in both"),
+                       ("best_ppa_at_least_resnet_accuracy", "most efficient pair at least as accurate"),
+                       ("best_accuracy_at_least_resnet_ppa", "most accurate pair at least as efficient"),
+                       ("best_ppa_at_least_resnet_accuracy_other_network",
+                        "most efficient pair at least as accurate, another network"),
+                       ("best_accuracy_at_least_resnet_ppa_other_network",
+                        "most accurate pair at least as efficient, another network")):
+        if key in cmp:
+            d = cmp[key]
+            lines.append(f"{label}: {d['accuracy_gain_points']:+.2f} points accuracy, "
+                         f"{d['ppa_gain_percent']:+.1f}% perf/area: " + describe_pair(js, d))
+    return lines
+
+
 # --- plots ----------------------------------------------------------------------------------------------------------
 def plot_hv_curves(bench: Mapping[str, Any]):
     from matplotlib.figure import Figure

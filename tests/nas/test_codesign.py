@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nas.codesign.experiment import hypervolume, resnet_comparison, run_strategy, true_hypervolume
+from nas.codesign.experiment import (describe_pair, hypervolume, resnet_comparison, resnet_comparison_lines,
+                                     run_strategy, true_hypervolume)
 from nas.codesign.hwspace import HWSpace
 from nas.codesign.joint import Constraints, JointSpace
 from nas.codesign.pareto import front_2d, front_3d, hypervolume_2d, hypervolume_3d
@@ -135,6 +136,12 @@ def test_resnet_comparison_brute_force(js, sweep):
     if d is not None:
         assert d["accuracy"] >= cmp["resnet"]["accuracy"]
         assert d["ppa_gain_percent"] == pytest.approx(100 * (d["perf_per_area"] / max(ppa) - 1))
+    lines = resnet_comparison_lines(js, cmp)
+    assert lines[0].endswith(describe_pair(js, cmp["resnet"]))
+    assert len(lines) == 1 + sum(k in cmp for k in ("balanced", "best_ppa_at_least_resnet_accuracy",
+                                                     "best_accuracy_at_least_resnet_ppa",
+                                                     "best_ppa_at_least_resnet_accuracy_other_network",
+                                                     "best_accuracy_at_least_resnet_ppa_other_network"))
 
 
 # --- strategies ---------------------------------------------------------------------------------------------------
