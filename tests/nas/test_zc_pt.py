@@ -84,8 +84,39 @@ def test_naswot_kernel_known_values():
     k.add(x)
     assert k.k.tolist() == [[3, 3, 0], [3, 3, 0], [0, 0, 3]]      # Hamming agreements
     assert k.score() == float("-inf")                           # two identical codes: singular
-    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 4), torch.nn.ReLU())
-    assert np.isfinite(naswot(net, torch.randn(3, 3, generator=torch.Generator().manual_seed(0))))
+    # codes 101, 011, 000: agreements 3 on the diagonal, 1 elsewhere; det = 20
+    x = torch.tensor([[1.0, -1.0, 2.0], [-1.0, 1.0, 2.0], [-1.0, -1.0, -2.0]])
+    k = Kernel(3)
+    k.add(x)
+    assert k.k.tolist() == [[3, 1, 1], [1, 3, 1], [1, 1, 3]]
+    assert k.score() == pytest.approx(np.log(20.0))
+    k.add(x, count=2)                                           # multiplicity: K = 3 x the above, det x 27
+    assert k.score() == pytest.approx(np.log(20.0 * 27))
+    # a channels-last 4-D input gives the same kernel as its contiguous copy
+    t = torch.randn(5, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    a, b = Kernel(5), Kernel(5)
+    a.add(t)
+    b.add(t.contiguous(memory_format=torch.channels_last))
+    assert torch.equal(a.k, b.k)
+
+
+def test_naswot_equals_an_independent_computation():
+    """naswot() on a seeded MLP equals K built in numpy from the two ReLUs' input signs (the weights are drawn
+    from an explicit generator, so the value does not depend on the global torch seed)."""
+    g = torch.Generator().manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 16), torch.nn.ReLU(), torch.nn.Linear(16, 16), torch.nn.ReLU())
+    with torch.no_grad():
+        for prm in net.parameters():
+            prm.copy_(torch.randn(prm.shape, generator=g))
+    x = torch.randn(6, 3, generator=g)
+    with torch.no_grad():
+        h1 = net[0](x)
+        h2 = net[2](torch.relu(h1))
+    c = np.concatenate([(h1 > 0).numpy(), (h2 > 0).numpy()], axis=1).astype(float)
+    kk = c @ c.T + (1 - c) @ (1 - c).T
+    sign, ref = np.linalg.slogdet(kk)
+    assert sign != 0 and np.isfinite(ref)
+    assert naswot(net, x) == pytest.approx(ref, rel=1e-12)
 
 
 def test_discretise_follows_the_perturbation_rule():
