@@ -28,6 +28,16 @@ class Fit:
 
 
 @dataclass(frozen=True)
+class DSPMode:
+    """A DSP block mode: `sum` products are added inside the block per output (1: no hard adder used);
+    `shared_operand`: two products share one multiplier as bit fields (sign fix-up of the upper field)."""
+
+    name: str
+    sum: int
+    shared_operand: bool
+
+
+@dataclass(frozen=True)
 class Calibration:
     raw: dict[str, Any] = field(repr=False, hash=False, compare=False)
     fit: Fit
@@ -48,6 +58,16 @@ class Calibration:
                             f"add one under [dsp_packing.{family}] in {CALIBRATION_FILE.name}")
         mults, dsps = table[precision]
         return int(mults), int(dsps)
+
+    def dsp_mode(self, family: str, precision: str) -> DSPMode:
+        """The DSP block mode that `precision`'s packing uses on `family`: products summed per block output and
+        whether products share a multiplier as bit fields ([dsp_mode.FAMILY] and [dsp_modes])."""
+        name = self.raw["dsp_mode"].get(family, {}).get(precision)
+        if name is None:
+            raise ArchError(f"area model: no DSP mode for precision '{precision}' on family '{family}'; "
+                            f"add one under [dsp_mode.{family}] in {CALIBRATION_FILE.name}")
+        m = self.raw["dsp_modes"][name]
+        return DSPMode(name, int(m["sum"]), bool(m["shared_operand"]))
 
     @property
     def dsp(self) -> dict[str, Any]:

@@ -76,7 +76,13 @@ def normaliser_alms(width: int, cal: Calibration) -> float:
 # --- the PE array -----------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class PEEstimate:
-    """One dot-product unit: `c_vector` multipliers, adder tree, conversion and accumulator."""
+    """One dot-product unit: `c_vector` multipliers, adder tree, conversion and accumulator.
+
+    Besides ALMs, the unit is also counted in the two quantities a synthesis tool reports before it packs ALMs:
+    `adder_bits` (carry-chain full adders: the fabric adder tree and an ALM accumulator) and `mux_luts` (a
+    fabric accumulator's start-from-bias multiplexer, one 3-input LUT per bit); `dsp_mode` names the DSP block
+    mode and `tree_inputs` the operands of the fabric adder tree.
+    """
 
     c_vector: int
     precision: str
@@ -89,13 +95,21 @@ class PEEstimate:
     registers: float
     accumulator_dsps: int
     detail: dict[str, float]
+    dsp_mode: str = ""
+    tree_inputs: int = 0
+    adder_bits: float = 0.0
+    mux_luts: float = 0.0
 
 
 def pe_estimate(c_vector: int, precision: str = "bfp16", family: str = "arria10", *, soft_multipliers: int = 0,
                 interleave: int = 4, cal: Calibration | None = None) -> PEEstimate:
     """Resources of one PE dot-product unit of `c_vector` multipliers in `precision` on `family`, of which
     `soft_multipliers` are built in ALMs (beyond pe_array.dsp_limit). Excludes the filter cache, the feature
-    broadcast and the exit FIFO (those are per PE-array). Comparable with a synthesis of one PE datapath."""
+    broadcast and the exit FIFO (those are per PE-array). Comparable with a synthesis of one PE datapath.
+
+    The fabric adder tree sums what leaves the DSP blocks: ceil(DSP products / mode.sum) operands (the family's
+    DSP mode for this precision adds `sum` products inside the block: 2 in the 18x19 sum-of-2 modes, 4 in
+    Agilex 7's 9x9 sum-of-4, 1 in Cyclone V's 9x9 mode, which has no adder) plus one per soft multiplier."""
     from hw_models.area.calibration import calibration
 
     cal = cal or calibration()
@@ -103,10 +117,12 @@ def pe_estimate(c_vector: int, precision: str = "bfp16", family: str = "arria10"
     a, d = cal.alm, cal.dsp
     hard_fp = family in d["hard_fp_families"]
     mults, per = cal.packing(family, precision)
+    mode = cal.dsp_mode(family, precision)
     soft = min(max(soft_multipliers, 0), c_vector)
     in_dsp = c_vector - soft
     dsps = in_dsp * per / mults
     m = p.mantissa_bits
+    acc_bits = a["accumulator_bits"]
     detail: dict[str, float] = {}
 
     # every DSP block's operand and result ports are registered in fabric (features broadcast to all PEs and
@@ -115,11 +131,11 @@ def pe_estimate(c_vector: int, precision: str = "bfp16", family: str = "arria10"
     if p.name == "fp32" and hard_fp:
         tree_alms, tree_regs, n_in, w_in = 0.0, 0.0, 1, 32   # hard FP dot-product mode chains the adders
     else:
-        per_output = d["products_per_dsp_output"]
-        n_in = math.ceil(in_dsp / per_output) + soft
-        w_in = 2 * m + 1                                      # signed m x m product plus the sum-of-2 carry
+        n_in = math.ceil(in_dsp / mode.sum) + soft
+        w_in = 2 * m + math.ceil(math.log2(mode.sum))        # signed m x m product, plus the in-block sum's growth
         tree_alms, tree_regs = adder_tree(n_in, w_in, cal)
     detail["adder_tree"] = tree_alms
+    adder_bits = tree_alms * a["adder_bits_per_alm"]
     regs += tree_regs
     logic = tree_alms
     if soft:
@@ -127,16 +143,25 @@ def pe_estimate(c_vector: int, precision: str = "bfp16", family: str = "arria10"
         detail["soft_multipliers"] = soft_alms
         logic += soft_alms
         regs += soft * (2 * m + 2 * m) * d["fabric_port_stages"]   # operand and product registers
-    if mults > d["native_multipliers"].get(family, 2) * per and in_dsp:                            # shared-operand packing: sign fix-up per field
-        fix = math.ceil(in_dsp / per_output) * a["pack_fixup_alms_per_output"]
+    if mode.shared_operand and in_dsp:                       # packed fields: sign fix-up per field output
+        fix = math.ceil(in_dsp / mode.sum) * a["pack_fixup_alms_per_output"]
         detail["pack_fixup"] = fix
         logic += fix
     acc_dsps = 0
     w_acc = w_in + math.ceil(math.log2(max(n_in, 1)))
+    mux_luts = 0.0
+    if p.integer or not hard_fp:
+        # a fabric accumulator starts every accumulation from the bias (or zero): a 2:1 multiplexer per bit on
+        # its feedback input (rtl/hdl/ovl_pe.v `init`). A hard FP32 accumulator starts a sum with the DSP
+        # block's own accumulate control, so it has none.
+        mux_luts = float(acc_bits)
+        detail["accumulator_init_mux"] = acc_bits / a["mux2_per_alm"]
+        logic += detail["accumulator_init_mux"]
     if p.integer:                                             # INT32 accumulator in ALMs, interleaved partial sums
-        logic += 32 / a["adder_bits_per_alm"]
-        detail["accumulator"] = 32 / a["adder_bits_per_alm"]
-        regs += 32 * interleave
+        logic += acc_bits / a["adder_bits_per_alm"]
+        detail["accumulator"] = acc_bits / a["adder_bits_per_alm"]
+        adder_bits += acc_bits
+        regs += acc_bits * interleave
     else:
         if p.name == "fp16":                                  # per-element exponents: align every product
             align = c_vector * a["fp16_align_alms_per_mult"]
@@ -152,9 +177,9 @@ def pe_estimate(c_vector: int, precision: str = "bfp16", family: str = "arria10"
         else:
             logic += a["soft_fp32_add_alms"]
             detail["accumulator"] = a["soft_fp32_add_alms"]
-            regs += 32 * interleave
+            regs += acc_bits * interleave
     return PEEstimate(c_vector, precision, family, dsps, in_dsp, soft, _logic(cal, logic, regs), logic, regs,
-                      acc_dsps, detail)
+                      acc_dsps, detail, mode.name, n_in, adder_bits, mux_luts)
 
 
 def pe_array(arch: Arch, cal: Calibration) -> Resources:

@@ -6,7 +6,7 @@ import pytest
 
 from compiler.cli import main
 from compiler.errors import ArchError
-from hw_models.arch import devices, load_arch, shipped_archs
+from hw_models.arch import PRECISIONS, devices, load_arch, shipped_archs
 from hw_models.area import block_count, calibration, check_fits, estimate_area, mlab_count, pe_estimate
 from hw_models.area.model import adder_tree
 
@@ -41,6 +41,57 @@ def test_dsp_packing_rules_from_calibration():
     assert cal.packing("arria10", "int8") == (2, 1)
     assert cal.packing("cyclonev", "int8") == (3, 1)
     assert cal.packing("zynqus", "fp32") == (1, 2)
+
+
+def test_every_packing_has_a_dsp_mode_and_modes_are_defined():
+    cal = calibration()
+    for fam, table in cal.raw["dsp_packing"].items():
+        assert set(cal.raw["dsp_mode"][fam]) == set(table), fam
+        for prec in table:
+            mode = cal.dsp_mode(fam, prec)
+            assert mode.sum >= 1 and mode.name in cal.raw["dsp_modes"]
+    with pytest.raises(ArchError, match="no DSP mode"):
+        cal.dsp_mode("virtex2", "int8")
+
+
+@pytest.mark.parametrize("family,precision,mode,tree_inputs", [
+    ("arria10", "bfp16", "18x19_sum2", 8),        # two products summed per 18x19 pair: C/2 tree operands
+    ("arria10", "bfp11", "18x19_sum2_packed", 8),  # each packed field is a sum of two products
+    ("arria10", "fp16", "18x19_full", 16),        # per-element exponents: products aligned before any sum
+    ("cyclonev", "int8", "9x9", 16),              # the 9x9 mode has no adder: the tree takes all C products
+    ("agilex7", "int8", "9x9_sum4", 4),           # 9x9 sum of 4: C/4 operands
+    ("zynqus", "bfp16", "dsp48e2", 16),           # one product per DSP48E2 (cascade sums not modelled)
+])
+def test_fabric_tree_inputs_follow_the_family_dsp_mode(family, precision, mode, tree_inputs):
+    e = pe_estimate(16, precision, family)
+    assert e.dsp_mode == mode and e.tree_inputs == tree_inputs
+    cal = calibration()
+    m = PRECISIONS[precision].mantissa_bits
+    width = 2 * m + math.ceil(math.log2(cal.dsp_mode(family, precision).sum))
+    assert e.detail["adder_tree"] == pytest.approx(adder_tree(tree_inputs, width, cal)[0])
+
+
+def test_cyclonev_int8_tree_is_the_exact_c_input_tree():
+    """No in-block adder: C signed 16-bit products, one bit of growth per level, then the 32-bit accumulator;
+    counted in carry-chain bits (what a synthesis tool reports before packing)."""
+    for c in (4, 8, 16, 32):
+        e = pe_estimate(c, "int8", "cyclonev")
+        exact = sum((c >> lvl) * (16 + lvl) for lvl in range(1, int(math.log2(c)) + 1)) + 32
+        assert e.adder_bits == exact
+        assert e.dsps == pytest.approx(c / 3)
+    assert pe_estimate(16, "int8", "agilex7").dsps == 4     # four 9x9 products per Agilex 7 block
+    assert pe_estimate(16, "int8", "arria10").dsps == 8
+
+
+def test_bias_mux_only_on_fabric_accumulators():
+    """A fabric accumulator (INT32 in ALMs, or a soft FP32 adder) starts from the bias through a 32-bit 2:1
+    multiplexer; a hard FP32 accumulator starts a sum with the DSP block's accumulate control."""
+    for prec, fam in (("int8", "arria10"), ("int8", "cyclonev"), ("bfp16", "cyclonev"), ("fp32", "zynqus")):
+        e = pe_estimate(16, prec, fam)
+        assert e.mux_luts == 32 and e.detail["accumulator_init_mux"] == 16
+    for prec in ("bfp11", "bfp16", "fp16", "fp32"):
+        e = pe_estimate(16, prec, "arria10")
+        assert e.accumulator_dsps == 1 and e.mux_luts == 0 and "accumulator_init_mux" not in e.detail
 
 
 def test_unknown_packing_is_a_user_error():
