@@ -112,7 +112,8 @@ def model_pe(c_vector: int, soft: bool) -> dict[str, float]:
 
     e = pe_estimate(c_vector, "int8", FAMILY, soft_multipliers=c_vector if soft else 0, interleave=THREADS)
     return {"dsps": e.dsps, "logic_alms": e.logic_alms, "alms": e.alms, "registers": e.registers,
-            "detail": dict(e.detail)}
+            "adder_bits": e.adder_bits, "mux_luts": e.mux_luts, "tree_inputs": e.tree_inputs,
+            "soft_mult_alms": e.detail.get("soft_multipliers", 0.0), "detail": dict(e.detail)}
 
 
 def run_all(progress: bool = True) -> dict:
@@ -135,20 +136,32 @@ def run_all(progress: bool = True) -> dict:
 
 
 def comparison(results: dict) -> list[dict]:
-    """One row per single-PE point: yosys figures next to the model's, with ratios yosys / model."""
+    """One row per single-PE point: yosys figures next to the model's, with ratios yosys / model.
+
+    Before ALM packing, both sides count the same things: carry-chain adder bits (yosys MISTRAL_ALUT_ARITH; the
+    model's `adder_bits`) and, in DSP mode, LUTs (yosys' are the accumulator's start-from-bias multiplexer; the
+    model's `mux_luts`). In soft mode yosys' extra LUTs are its multipliers: `yosys_soft_mult_alms` is the soft
+    run's ALM estimate minus the DSP run's, per multiplier, next to the model's carry-chain count."""
+    dsp_runs = {r["params"]["C"]: r for r in results["pe"] if r["mode"] == "dsp"}
     rows = []
     for r in results["pe"]:
         c = r["params"]["C"]
         m = model_pe(c, r["mode"] == "soft")
-        rows.append({
+        row = {
             "c_vector": c, "mode": r["mode"],
             "yosys_dsp": r["dsp_blocks"], "model_dsp": round(m["dsps"], 4),
             "yosys_alms": r["alms_est"], "model_logic_alms": m["logic_alms"],
             "yosys_luts": r["luts"], "yosys_adder_bits": r["adder_bits"],
+            "model_luts": m["mux_luts"], "model_adder_bits": m["adder_bits"],
             "yosys_ff": r["registers"], "model_registers": m["registers"],
             "alm_ratio": r["alms_est"] / m["logic_alms"] if m["logic_alms"] else float("inf"),
             "reg_ratio": r["registers"] / m["registers"] if m["registers"] else float("inf"),
-        })
+        }
+        if r["mode"] == "soft" and c in dsp_runs:
+            row["yosys_soft_mult_luts"] = (r["luts"] - dsp_runs[c]["luts"]) / c
+            row["yosys_soft_mult_alms"] = (r["alms_est"] - dsp_runs[c]["alms_est"]) / c
+            row["model_soft_mult_alms"] = m["soft_mult_alms"] / c
+        rows.append(row)
     return rows
 
 
@@ -174,12 +187,19 @@ def table(results: dict) -> str:
              f"{results['threads']} interleaved accumulations", "",
              "one PE (ovl_pe) vs hw_models.area.pe_estimate(c, 'int8', 'cyclonev')",
              f"{'C':>3} {'mode':>5} | {'DSP y/m':>13} | {'ALMs yosys':>10} {'model':>7} {'ratio':>6} | "
-             f"{'LUTs':>5} {'add':>5} | {'FF yosys':>8} {'model':>7} {'ratio':>6}"]
+             f"{'LUTs y/m':>10} | {'adder bits y/m':>14} | {'FF yosys':>8} {'model':>7} {'ratio':>6}"]
     for r in comparison(results):
         lines.append(f"{r['c_vector']:>3} {r['mode']:>5} | {r['yosys_dsp']:>6.2f}/{r['model_dsp']:<6.2f} | "
                      f"{r['yosys_alms']:>10.1f} {r['model_logic_alms']:>7.1f} {r['alm_ratio']:>6.2f} | "
-                     f"{r['yosys_luts']:>5} {r['yosys_adder_bits']:>5} | {r['yosys_ff']:>8} "
-                     f"{r['model_registers']:>7.0f} {r['reg_ratio']:>6.2f}")
+                     f"{r['yosys_luts']:>5}/{r['model_luts']:<4.0f} | {r['yosys_adder_bits']:>6}/"
+                     f"{r['model_adder_bits']:<7.0f} | {r['yosys_ff']:>8} {r['model_registers']:>7.0f} "
+                     f"{r['reg_ratio']:>6.2f}")
+    soft = [r for r in comparison(results) if "yosys_soft_mult_alms" in r]
+    if soft:
+        lines.append("soft 8x8 multiplier (soft run minus DSP run, per multiplier): yosys LUTs "
+                     + ", ".join(f"{r['yosys_soft_mult_luts']:.1f}" for r in soft) + "; yosys ALM estimate "
+                     + ", ".join(f"{r['yosys_soft_mult_alms']:.1f}" for r in soft)
+                     + f"; model {soft[0]['model_soft_mult_alms']:.0f} ALMs (carry-chain array)")
     lines += ["", "PE array (ovl_pe_array, DSP mode): totals vs K x model per-PE",
               f"{'K':>3} {'C':>3} | {'DSP':>6} {'model':>6} | {'ALMs':>8} {'K*PE':>8} {'model':>8} | "
               f"{'FF':>6} {'K*PE':>6} {'model':>6}"]
