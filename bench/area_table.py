@@ -6,7 +6,8 @@
 Prints: predicted vs published ALMs, DSPs, M20Ks and registers for the ten published builds (targets: DSPs
 within 5%, ALMs and M20Ks within 15%); the fitted constants' leave-one-out errors; marginal ALM and M20K per
 added DSP; the config network's share; the estimate's time per architecture (target < 1 ms); and the power
-and energy estimate of the FPGA'17 DLA AlexNet overlay next to its published 23 img/s/W (about 44 W).
+and energy of AlexNet on the FPGA'17 DLA overlay (dla_alexnet_a10) from the simulator's activity counts, next
+to its published 23 img/s/W (about 44 W).
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from hw_models.arch import load_arch  # noqa: E402
 from hw_models.area import calibration, estimate_area  # noqa: E402
 from hw_models.area.report import _estimate  # noqa: E402
 from hw_models.area.validation import KNOWN_GAPS, TOLERANCES, compare, refit, validation_arch  # noqa: E402
-from hw_models.power import Activity, energy_per_inference, estimate_power  # noqa: E402
+from hw_models.power import Activity, energy_per_inference, estimate_power, timeline_activity  # noqa: E402
 
 RES = (("alms", "ALMs"), ("dsps", "DSPs"), ("mem_blocks", "M20Ks"), ("registers", "regs"))
 
@@ -111,50 +112,64 @@ def timing(n: int = 2000) -> None:
     print(f"  fresh {fresh * 1e6:7.1f} us   memoised {memo * 1e6:7.2f} us")
 
 
-# AlexNet (Krizhevsky 2012, 227x227 input, grouped conv2/4/5 as in the original) MACs per layer, computed from
-# the layer shapes: (name, MACs, weights, filter_size)
-ALEXNET = (
-    ("conv1", 55 * 55 * 96 * 3 * 11 * 11, 96 * 3 * 11 * 11, 11),
-    ("conv2", 27 * 27 * 256 * 48 * 5 * 5, 256 * 48 * 5 * 5, 5),
-    ("conv3", 13 * 13 * 384 * 256 * 3 * 3, 384 * 256 * 3 * 3, 3),
-    ("conv4", 13 * 13 * 384 * 192 * 3 * 3, 384 * 192 * 3 * 3, 3),
-    ("conv5", 13 * 13 * 256 * 192 * 3 * 3, 256 * 192 * 3 * 3, 3),
-    ("fc6", 9216 * 4096, 9216 * 4096, 1),
-    ("fc7", 4096 * 4096, 4096 * 4096, 1),
-    ("fc8", 4096 * 1000, 4096 * 1000, 1),
-)
+FC_OPS = ("FullyConnected", "Gemm", "MatMul")
+
+
+def _sim_activity(arch, batch: int) -> tuple[dict[str, Activity], dict[str, float]]:
+    """`ovl sim alexnet --arch dla_alexnet_a10 --batch B` (-O2): activity counts of the convolution part and of
+    the fully connected part separately (per run of `batch` images), and the report's totals."""
+    from simulator.api import run
+
+    res = run("alexnet", arch, opt_level=2, batch=batch)
+    fc = {x.name for x in res.report.layers if x.op in FC_OPS}
+    conv = {x.name for x in res.report.layers} - fc
+    return {"conv": timeline_activity(res.timeline, conv), "fc": timeline_activity(res.timeline, fc)}, \
+        res.report.totals()
+
+
+def _per_image(parts: list[tuple[Activity, float]]) -> Activity:
+    """Sum of activities, each divided by its batch."""
+    return Activity(*(sum(getattr(a, f) / b for a, b in parts) for f in ("macs", "ddr_bytes", "buffer_bytes",
+                                                                           "cycles")))
 
 
 def dla_power() -> None:
-    """FPGA'17 DLA on AlexNet: 1020 img/s, 23 img/s/W (=> ~44 W board), ~303 MHz [R]. Until the simulator
-    reports activity, the counts below are analytic (stated in the printout)."""
+    """FPGA'17 DLA on AlexNet: 1020 img/s, 23 img/s/W (=> ~44 W board), ~303 MHz [R], with the simulator's
+    activity counts (physical multiplications after Winograd, DDR bytes incl. configuration, on-chip buffer
+    bytes, cycles) for AlexNet on dla_alexnet_a10 at -O2."""
     arch = load_arch("dla_alexnet_a10")
-    fps = 1020.0
-    cycles = arch.clock_hz / fps
-    fb = arch.filter_bytes
-    # physical MACs: Winograd F(4,3) on the 3x3 layers divides their multiplies by winograd_factor
-    macs = sum(m / (arch.winograd_factor if k == 3 else 1.0) for _, m, _, k in ALEXNET)
-    conv_w = sum(w for n, _, w, _ in ALEXNET if n.startswith("conv"))
-    fc_w = sum(w for n, _, w, _ in ALEXNET if n.startswith("fc"))
-    ddr = conv_w * fb + fc_w * fb / 96 + 227 * 227 * 3 * arch.feature_bytes + 1000 * 2   # FC batch 96 [V]
-    pe = arch.pe_array
-    buffer = macs / pe.k_vector * arch.feature_bytes + macs / (pe.lanes * pe.w_vector) * fb
-    e = energy_per_inference(arch, Activity(macs=macs, ddr_bytes=ddr, buffer_bytes=buffer, cycles=cycles))
-    full = estimate_power(arch, activity=1.0)
     p = calibration().power
-    board = e.average_w / p["regulator_efficiency"] + p["board_other_w"][arch.device]
-    print("\nPower: the FPGA'17 DLA AlexNet overlay (dla_alexnet_a10) at the published 1020 img/s")
-    print(f"  analytic activity per image: {macs / 1e6:,.0f} M physical MACs (Winograd on 3x3), "
-          f"{ddr / 1e6:.1f} MB DDR (FC weights over a batch of 96), {buffer / 1e6:,.0f} MB on-chip buffer traffic, "
-          f"{cycles:,.0f} cycles")
-    print("  energy per image: " + ", ".join(f"{k} {v * 1e3:.2f} mJ" for k, v in e.joules.items())
-          + f"; total {e.total_j * 1e3:.2f} mJ")
-    print(f"  chip + DDR average {e.average_w:.1f} W -> {fps / e.average_w:.0f} img/s/W;"
-          f" estimated board {board:.1f} W -> {fps / board:.0f} img/s/W")
-    print(f"  datapath busy every cycle: chip {full.chip_w:.1f} W, board {full.board_w:.1f} W ->"
-          f" {fps / full.board_w:.0f} img/s/W")
-    print("  published: 23 img/s/W, i.e. ~44 W board power (FPGA'17, [V] abstract); static power, board overhead"
-          " and the A10 process factor are assumptions (calibration.toml [power])")
+    other, eff = p["board_other_w"][arch.device], p["regulator_efficiency"]
+    b1, t1 = _sim_activity(arch, 1)
+    b96, t96 = _sim_activity(arch, 96)
+    cases = [
+        ("batch 1 (whole network)", _per_image([(b1["conv"], 1), (b1["fc"], 1)]), t1),
+        ("batch 96 (whole network)", _per_image([(b96["conv"], 96), (b96["fc"], 96)]), t96),
+        ("conv batch 1 + FC batch 96 (FPGA'17)", _per_image([(b1["conv"], 1), (b96["fc"], 96)]), None),
+    ]
+    print("\nEnergy per image: AlexNet on dla_alexnet_a10 at 303 MHz, activity from the simulator "
+          "(simulator.api.run, -O2)")
+    print(f"  {'run':38s} {'img/s':>7s} {'M mult':>7s} {'DDR MB':>7s} {'buf MB':>7s} {'mJ/img':>7s} "
+          f"{'chip+DDR W':>10s} {'img/J':>6s} {'board W':>7s} {'img/s/W':>7s}")
+    for name, act, tot in cases:
+        e = energy_per_inference(arch, act)
+        fps = 1.0 / e.seconds
+        board = e.average_w / eff + other
+        print(f"  {name:38s} {fps:7.1f} {act.macs / 1e6:7.0f} {act.ddr_bytes / 1e6:7.2f} {act.buffer_bytes / 1e6:7.0f} "
+              f"{e.total_j * 1e3:7.2f} {e.average_w:10.1f} {1 / e.total_j:6.1f} {board:7.1f} {fps / board:7.1f}")
+        if tot is not None:                    # the same run's own report (ovl sim) agrees with the sums above
+            assert abs(tot["energy_mj_per_inference"] - e.total_j * 1e3) <= 1e-6 * tot["energy_mj_per_inference"]
+    name, act, _ = cases[2]
+    e = energy_per_inference(arch, act)
+    print("  terms, " + name + ": " + ", ".join(f"{k} {v * 1e3:.2f} mJ" for k, v in e.joules.items()))
+    full = estimate_power(arch, activity=1.0)
+    print(f"  datapath busy every cycle: chip {full.chip_w:.1f} W (static {full.static_w:.1f}, logic "
+          f"{full.dynamic_w['logic']:.1f}, DSP {full.dynamic_w['dsp']:.1f}, M20K {full.dynamic_w['memory']:.1f}, "
+          f"clock {full.dynamic_w['clock']:.1f}), DDR {full.ddr_w:.1f} W, board {full.board_w:.1f} W -> "
+          f"{1020 / full.board_w:.0f} img/s/W at the published 1020 img/s")
+    print(f"  board W = chip+DDR / {eff:g} regulators + {other:g} W other card parts (assumed); published: 1020 img/s "
+          "at 23 img/s/W, i.e. ~44 W board power (FPGA'17, [V] abstract); static power, board overhead and the "
+          "A10 process factor are assumptions (calibration.toml [power])")
 
 
 def main() -> int:

@@ -12,6 +12,7 @@ docs/area_model.md explains the model and its limits.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,6 +181,18 @@ class Activity:
         for name in ("macs", "ddr_bytes", "buffer_bytes", "cycles"):
             if getattr(self, name) < 0:
                 raise ArchError(f"energy: activity {name} = {getattr(self, name)}: counts must be >= 0")
+
+
+def timeline_activity(timeline: Any, layers: Collection[str] | None = None) -> Activity:
+    """Activity counts of a simulated run (a `simulator.timing` Timeline): physical multiplications
+    (`mult_ops`, after Winograd), DDR bytes (reads, filters, writes, configuration), on-chip buffer bytes (stream
+    buffer and filter caches) and cycles; the same sums as `simulator.report.build_report`'s energy. With
+    `layers`, only the bundles of those layers count, and cycles are their bundles' spans."""
+    pairs = [(d, b) for d, b in zip(timeline.demands, timeline.bundles) if layers is None or d.layer in layers]
+    cycles = float(timeline.total_cycles) if layers is None else float(sum(b.span for _, b in pairs))
+    return Activity(macs=float(sum(d.mult_ops for d, _ in pairs)),
+                    ddr_bytes=float(sum(d.read_bytes + d.filt_bytes + d.write_bytes + d.cfg_bytes for d, _ in pairs)),
+                    buffer_bytes=float(sum(d.sb_bytes + d.filter_cache_bytes for d, _ in pairs)), cycles=cycles)
 
 
 @dataclass(frozen=True)
