@@ -20,6 +20,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--enable", action="append", default=[], metavar="PASS", help="force a pass on (repeatable)")
     p.add_argument("--disable", action="append", default=[], metavar="PASS", help="force a pass off (repeatable)")
     p.add_argument("--strict", action="store_true", help="fail (exit 2) instead of falling back to the host")
+    p.add_argument("--ignore-device", action="store_true",
+                   help="compile even when the area model says the architecture does not fit its device")
     p.add_argument("--no-weights", action="store_true", help="plan everything but do not encode the weights blob")
     p.add_argument("--calibrate", metavar="FILE.npz", help="int8: calibration inputs, one array per input name")
     p.add_argument("--list-passes", action="store_true", help="list the passes with the -O levels that run them")
@@ -58,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
         except (OSError, ValueError) as exc:
             raise UserError(f"calibration file '{args.calibrate}' cannot be read as .npz ({exc})") from None
     shapes = dict(parse_input_shape(t) for t in args.input_shape)
+    if not args.ignore_device:
+        from hw_models.area import check_fits
+
+        check_fits(args.arch)  # ArchError naming each resource, its need and the device's capacity
     res = compile_model(args.model, args.arch, opt_level=args.opt_level, batch=args.batch, input_shapes=shapes,
                         enable=args.enable, disable=args.disable, host_fallback=not args.strict,
                         calibration=calibration, with_weights=False if args.no_weights else None)

@@ -203,6 +203,27 @@ def test_ovl_area_exits_2_when_the_arch_does_not_fit(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("ovl area: error: architecture big does not fit") and "DSP blocks: need" in err
 
+    # ovl compile refuses it too, before any compiling, unless told to ignore the device
+    model = tmp_path / "m.onnx"
+    _tiny_conv_onnx(model)
+    assert main(["compile", str(model), "--arch", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ovl compile: error: architecture big does not fit") and "DSP blocks: need" in err
+    assert "\n" not in err.strip()
+    assert main(["compile", str(model), "--arch", str(path), "--ignore-device", "--no-weights"]) == 0
+
+
+def _tiny_conv_onnx(path) -> None:
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = numpy_helper.from_array(np.full((8, 3, 3, 3), 0.1, np.float32), "w")
+    node = helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])
+    g = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 16, 16])], [w])
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+
 
 def test_estimate_is_memoised_and_accepts_names():
     assert estimate_area("a10_generic") is estimate_area(load_arch("a10_generic"))
