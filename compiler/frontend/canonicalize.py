@@ -29,17 +29,6 @@ def _clone(g: Graph) -> Graph:
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
-def _readers(g: Graph) -> dict[str, int]:
-    count: dict[str, int] = {}
-    for n in g.nodes:
-        for i in n.inputs:
-            if i:
-                count[i] = count.get(i, 0) + 1
-    for o in g.outputs:
-        count[o] = count.get(o, 0) + 1
-    return count
-
-
 def _rename_inputs(nodes: list[Node], mapping: dict[str, str]) -> list[Node]:
     if not mapping:
         return nodes
@@ -172,7 +161,7 @@ def fold_batchnorm(g: Graph) -> Graph:
     if not any(n.op == "BatchNormalization" for n in g.nodes):
         return g
     g = _clone(g)
-    readers = _readers(g)
+    readers = g.reader_counts()
     producers = g.producers()
     replace: dict[str, Node] = {}  # conv name -> fused node
     drop: set[str] = set()
@@ -236,7 +225,7 @@ def recognise_fully_connected(g: Graph) -> Graph:
     if not any(n.op == "Gemm" for n in g.nodes):
         return g
     g = _clone(g)
-    readers = _readers(g)
+    readers = g.reader_counts()
     producers = g.producers()
     replace: dict[str, Node] = {}
     drop: set[str] = set()

@@ -100,3 +100,15 @@ def test_subgraph_split_runs_like_the_whole():
     np.testing.assert_allclose(out[g.outputs[0]], whole[g.outputs[0]], rtol=1e-6)
     with pytest.raises(KeyError):
         g.subgraph(["nope"])
+
+
+def test_reader_counts_counts_node_inputs_and_graph_outputs():
+    from compiler.builder import GraphBuilder
+
+    b = GraphBuilder("r")
+    x = b.input("x", (1, 4, 8, 8))
+    y = b.relu(x)
+    z = b.add(y, y)
+    g = b.build([z, y])
+    counts = g.reader_counts()
+    assert counts[x] == 1 and counts[y] == 3 and counts[z] == 1
