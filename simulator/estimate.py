@@ -19,7 +19,10 @@ Closed form of one group of tiles j = 1..T (cycles):
     ddr_j    = (write_j + prefetched read_{j+1} + filter load_{j+1} + config_{j+1}) / ddr_bytes_per_cycle
     exposed  = the reads, DDR latency and the previous bundle's pipeline drain that a tile cannot prefetch
                because it waits for earlier writes (cfg.wait: every tile without the `tile` pass, the first
-               tile of a group that reads the previous bundle's output)
+               tile of a group that reads the previous bundle's output from DDR); its config is not exposed
+               (the config network runs bundles ahead, so it is fetched during the previous tile: ddr_{j-1});
+               with `on_chip`, a tile whose input the previous bundle hands over in the stream buffer does not
+               wait (the lowering clears cfg.wait) and pays only that bundle's drain when it reads nothing else
 
 and the network is the sum of its groups (host partitions take no overlay time, as in the cycle model).
 docs/simulator.md gives the comparison with the cycle model on every test network (within 5%).
@@ -186,84 +189,113 @@ def _group_key(geo, tp, lane: int, batch: bool, native: bool) -> tuple:
 
 
 # --- per-group closed form ------------------------------------------------------------------------------------------
+def _tile_table(geo, tp) -> tuple[tuple, tuple]:
+    """The architecture-independent numbers `_tile_costs` reads from a tile plan: its distinct tile shapes (images,
+    output channels, input and output extents per stage, slice flags) and, per tile, (shape index, filter chunk
+    key, first slice, tile, partial-sum region). Memoised per plan object: tile plans are shared and read-only
+    (`compiler.lowering.tiling.plan_group`), and the optimiser and co-design cost one plan on many architectures."""
+    ns, e = len(geo.stages), geo.elt_stage
+    key = (id(tp), ns, e)
+    hit = _TABLES.get(key)
+    if hit is not None and hit[0] is tp:
+        return hit[1]
+    psum = tp.psum
+    shapes: dict[tuple, int] = {}
+    tiles = []
+    for t in tp.tiles:
+        rows, cols = t.rows, t.cols
+        y, x = t.y1 - t.y0, t.x1 - t.x0
+        outs = tuple((rows[i + 1].size, cols[i + 1].size) if i + 1 < ns else (y, x) for i in range(ns))
+        first, last = t.first_slice, t.last_slice
+        s = (t.n1 - t.n0, t.k0, t.k1, t.blk1 - t.blk0, rows[0].size, cols[0].size,
+             rows[e].size if e >= 0 else 0, cols[e].size if e >= 0 else 0, outs, t.c_count,
+             psum and not first, psum and not last, y, x)
+        si = shapes.setdefault(s, len(shapes))
+        tiles.append((si, t.chunk_key, first, t, (t.k0, t.n0, t.y0, t.x0) if psum else ()))
+    table = (tuple(shapes), tuple(tiles))
+    if len(_TABLES) >= 4096:
+        _TABLES.clear()
+    _TABLES[key] = (tp, table)
+    return table
+
+
+_TABLES: dict[tuple, tuple] = {}
+
+
+def _filter_counts(k0: int, k1: int, kpg: int) -> tuple[int, ...]:
+    """Filters of output channels [k0, k1) in each group of `kpg` channels the range touches, in group order."""
+    if k1 <= k0:
+        return ()
+    g0, g1 = k0 // kpg, (k1 - 1) // kpg
+    if g0 == g1:
+        return (k1 - k0,)
+    return ((g0 + 1) * kpg - k0,) + (kpg,) * (g1 - g0 - 1) + (k1 - g1 * kpg,)
+
+
 def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
-    """Per-tile demands, mirroring what the lowering puts into each bundle's fields (docs/isa.md)."""
+    """Per-tile demands, mirroring what the lowering puts into each bundle's fields (docs/isa.md).
+
+    Each distinct tile shape of the plan (`_tile_table`) is costed once; the filter-cache walk then goes tile by
+    tile, and tiles with equal costs share one (immutable) `TileCost`."""
     from compiler.lowering.weights import tile_chunk_size
 
+    shapes, tiles = _tile_table(geo, tp)
     cv = arch.pe_array.c_vector
     fe = arch.feature_bytes
     stages = geo.stages
     pe = geo.pe
     ns = len(stages)
-    out: list[TileCost] = []
-    cache: dict[int, tuple] = {0: None, 1: None}
-    last_bank = 1
+    e = geo.elt_stage
+    whole = geo.whole_channels
+    sb_in = bool(geo.sb_in)
     words = _config_words(arch)
-    for t in tp.tiles:
-        nt = t.n1 - t.n0
-        outs = [(t.rows[i + 1].size, t.cols[i + 1].size) if i + 1 < ns else (t.y1 - t.y0, t.x1 - t.x0)
-                for i in range(ns)]
-        psum_out = tp.psum and not t.last_slice
-        psum_in = tp.psum and not t.first_slice
-        kt = t.k1 - t.k0
+    bits = arch.config_network.reader_bits
+    kpg = max(1, geo.k_per_group)
+    aux_kv = [0] + [getattr(arch.aux, _AUX[st.kind]).k_vector for st in stages[1:]]
+    costed = []
+    for (nt, k0, k1, nblk, rs0, cs0, er, ec, outs, c_count, psum_in, psum_out, ty, tx) in shapes:
+        kt = k1 - k0
         # feature reader (nothing for r0 when the previous bundle left the input tile in the stream buffer)
-        runs = nt * (t.blk1 - t.blk0) * t.rows[0].size
-        run = int(t.cols[0].size * cv * fe)
+        runs = nt * nblk * rs0
+        run = int(cs0 * cv * fe)
         read, payload = C.transfer_bytes(arch, runs, run), runs * run
-        if geo.sb_in:
+        if sb_in:
             read = payload = 0
-        active = ["cfg", "sbuf", "pe", "fwrite"] + ([] if geo.sb_in else ["fread"])
-        if geo.elt_stage >= 0 and not psum_out:
-            e = geo.elt_stage
-            c0, c1 = (0, stages[e].cin) if geo.whole_channels else (t.k0, t.k1)
-            r2 = nt * (C.cdiv(c1, cv) - c0 // cv) * t.rows[e].size
-            run2 = int(t.cols[e].size * cv * fe)
+        active = ["cfg", "sbuf", "pe", "fwrite"] + ([] if sb_in else ["fread"])
+        if e >= 0 and not psum_out:
+            c0, c1 = (0, stages[e].cin) if whole else (k0, k1)
+            r2 = nt * (C.cdiv(c1, cv) - c0 // cv) * er
+            run2 = int(ec * cv * fe)
             read += C.transfer_bytes(arch, r2, run2)
             payload += r2 * run2
-            if geo.sb_in:
+            if sb_in:
                 active.append("fread")
         elif psum_in:
-            r2 = nt * (C.cdiv(t.k1, cv) - t.k0 // cv) * outs[0][0]
+            r2 = nt * (C.cdiv(k1, cv) - k0 // cv) * outs[0][0]
             run2 = outs[0][1] * cv * 4
             read += C.transfer_bytes(arch, r2, run2)
             payload += r2 * run2
-        # filter reader (the lowering's cache policy: batch reuses either half, otherwise the last one)
-        filt = 0.0
-        if pe.kind != "bypass":
-            key = t.chunk_key
-            hit = (any(cache[b] == key for b in (0, 1)) if batch else cache[last_bank] == key)
-            if hit:
-                last_bank = next(b for b in (0, 1) if cache[b] == key) if batch else last_bank
-            else:
-                load = (1 - last_bank) if arch.filter_cache.double_buffered else 0
-                filt = float(C.transfer_bytes(arch, 1, tile_chunk_size(arch, geo, t, bool(geo.bias))))
-                cache[load] = key
-                last_bank = load
-                active.append("wread")
         # PE array
         oh, ow = outs[0]
         if pe.kind == "conv":
-            kpg = max(1, geo.k_per_group)
-            counts: dict[int, int] = {}
-            for ko in range(t.k0, t.k1):
-                counts[ko // kpg] = counts.get(ko // kpg, 0) + 1
-            pe_cyc = C.conv_cycles(arch, n=nt, oh=oh, ow=ow, c_count=t.c_count, kh=pe.kh, kw=pe.kw, wino=geo.wino,
-                                   filters_per_group=counts.values(), cols=geo.cols)
-            macs = nt * kt * oh * ow * t.c_count * pe.kh * pe.kw
+            pe_cyc = C.conv_cycles(arch, n=nt, oh=oh, ow=ow, c_count=c_count, kh=pe.kh, kw=pe.kw, wino=geo.wino,
+                                   filters_per_group=_filter_counts(k0, k1, kpg), cols=geo.cols)
+            macs = nt * kt * oh * ow * c_count * pe.kh * pe.kw
             fill = arch.pe_pipeline_cycles
         elif pe.kind == "dw":
             pe_cyc = C.depthwise_cycles(arch, n=nt, k=kt, oh=oh, ow=ow, kh=pe.kh, kw=pe.kw, cols=geo.cols)
             macs = nt * kt * oh * ow * pe.kh * pe.kw
             fill = arch.pe_pipeline_cycles
         else:
-            pe_cyc = C.bypass_cycles(arch, n=nt, channels=kt, rows=t.rows[0].size, width=t.cols[0].size)
+            pe_cyc = C.bypass_cycles(arch, n=nt, channels=kt, rows=rs0, width=cs0)
             macs, fill = 0, 1
         # aux chain
         aux: dict[str, int] = {}
         if not psum_out:
             shape = (nt, kt, oh, ow)
-            for i, st in enumerate(stages[1:], start=1):
-                kv = getattr(arch.aux, _AUX[st.kind]).k_vector
+            for i in range(1, ns):
+                st = stages[i]
+                kv = aux_kv[i]
                 n_, c, h, w = shape
                 aux[st.kind] = aux.get(st.kind, 0) + C.aux_cycles(arch, kv, n_, c, h, w)
                 fill += C.aux_latency(kv, c)
@@ -277,21 +309,53 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
                 active.append("xbar")
         # feature writer
         if psum_out:
-            c_w, first, rows, width, e = kt, 0, oh, ow, 4
+            c_w, first, rows, width, eb = kt, 0, oh, ow, 4
         else:
-            wc0, wc1 = (0, stages[-1].cout) if geo.whole_channels else (t.k0, t.k1)
-            c_w, first, rows, width, e = wc1 - wc0, (lane + wc0) % cv, t.y1 - t.y0, t.x1 - t.x0, fe
+            wc0, wc1 = (0, stages[-1].cout) if whole else (k0, k1)
+            c_w, first, rows, width, eb = wc1 - wc0, (lane + wc0) % cv, ty, tx, fe
         wruns = nt * C.cdiv(first + c_w, cv) * rows
-        wrun = int(width * cv * e)
+        wrun = int(width * cv * eb)
         wcyc = C.writer_cycles(arch, nt, first + c_w, rows, width)
         stream = max([pe_cyc, wcyc, *aux.values()])
-        cfg = sum(words[m] for m in active) * arch.config_network.reader_bits / 8
         on_chip = geo.sb_out and not psum_out          # the result goes to the stream buffer, not DDR
         write = 0.0 if on_chip else float(C.transfer_bytes(arch, wruns, wrun))
-        out.append(TileCost(float(read), filt, write, cfg, stream, pe_cyc, fill, macs,
-                            C.multiplier_ops(arch, macs, geo.wino), payload, 0 if on_chip else wruns * wrun,
-                            bool(psum_in), bool(psum_out), bool(geo.sb_in),
-                            (t.k0, t.n0, t.y0, t.x0) if tp.psum else ()))
+        costed.append((float(read), sum(words[m] for m in active), write, stream, pe_cyc, fill, macs,
+                       C.multiplier_ops(arch, macs, geo.wino), payload, 0 if on_chip else wruns * wrun,
+                       bool(psum_in), bool(psum_out)))
+    # filter reader (the lowering's cache policy: batch reuses either half, otherwise the last one)
+    out: list[TileCost] = []
+    made: dict[tuple, TileCost] = {}
+    sizes: dict[tuple, float] = {}
+    cache: dict[int, tuple] = {0: None, 1: None}
+    last_bank = 1
+    bypass = pe.kind == "bypass"
+    double = arch.filter_cache.double_buffered
+    w_wread = words["wread"]
+    for si, key, first_slice, t, region in tiles:
+        filt = 0.0
+        if not bypass:
+            hit = (any(cache[b] == key for b in (0, 1)) if batch else cache[last_bank] == key)
+            if hit:
+                last_bank = next(b for b in (0, 1) if cache[b] == key) if batch else last_bank
+            else:
+                load = (1 - last_bank) if double else 0
+                sk = (key, first_slice)
+                filt = sizes.get(sk)
+                if filt is None:
+                    filt = sizes[sk] = float(C.transfer_bytes(arch, 1, tile_chunk_size(arch, geo, t,
+                                                                                       bool(geo.bias))))
+                cache[load] = key
+                last_bank = load
+        ck = (si, filt, region, not bypass and not hit)
+        tc = made.get(ck)
+        if tc is None:
+            (read, nwords, write, stream, pe_cyc, fill, macs, mult, payload, wpayload, psum_in,
+             psum_out) = costed[si]
+            if ck[3]:
+                nwords += w_wread
+            tc = made[ck] = TileCost(read, filt, write, nwords * bits / 8, stream, pe_cyc, fill, macs, mult,
+                                     payload, wpayload, psum_in, psum_out, sb_in, region)
+        out.append(tc)
     return tuple(out)
 
 
@@ -373,7 +437,9 @@ def _sequence_time(arch, seq: Sequence[tuple[TileCost, bool]]) -> list[float]:
             cyc += (t.cfg + t.filt) / bpc + lat
         if wait or i == 0:
             # an input left in the stream buffer by the previous bundle costs its pipeline drain, no DDR latency
-            cyc += (t.read + (t.cfg if i else 0.0)) / bpc + (0 if t.sb_in and not t.read else lat) + prev_fill
+            cyc += t.read / bpc + (0 if t.sb_in and not t.read else lat) + prev_fill
+        elif t.sb_in and not t.read:
+            cyc += prev_fill        # the stream-buffer hand-over completes with the previous bundle's drain
         ddr = t.write
         if i + 1 < len(seq):
             nxt, nwait = seq[i + 1]
@@ -478,7 +544,13 @@ def estimate_planned(planned, a, *, network: str = "", batch: int = 1, plan_seco
             wait = (not db) or (first_wait if j == 0 else psum_wait(gc.tiles[j - 1], t))
             seq.append((t, wait))
         groups.append(gc)
-        prev_writes = {f"{u.name}/psum" if gc.tiles and gc.tiles[-1].psum_out else out_loc.root}
+        last = gc.tiles[-1] if gc.tiles else None
+        if last is not None and last.psum_out:
+            prev_writes = {f"{u.name}/psum"}
+        elif geo.sb_out:
+            prev_writes = set()         # handed over in the stream buffer: nothing in DDR to wait for
+        else:
+            prev_writes = {out_loc.root}
         after_host = False
         prev_full = not db
     shares = _sequence_time(a, seq)
@@ -560,9 +632,9 @@ def _graph_batch(graph: Graph) -> int:
     return 1
 
 
-def estimate_latency(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2) -> float:
-    """Seconds per inference of the whole graph (the cost hook the searches call)."""
-    return estimate(graph, arch, opt_level=opt_level).seconds
+def estimate_latency(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, on_chip: bool = False) -> float:
+    """Seconds per inference of the whole graph (the cost hook the searches call; `on_chip` as in `estimate`)."""
+    return estimate(graph, arch, opt_level=opt_level, on_chip=on_chip).seconds
 
 
 def estimate_many(graph: Graph, archs: Iterable[Any], *, opt_level: int = 2) -> np.ndarray:
@@ -583,6 +655,7 @@ def clear_memo() -> None:
 
     MEMO.clear()
     GRAPH_MEMO.clear()
+    _TABLES.clear()
     clear_plan_memo()
 
 

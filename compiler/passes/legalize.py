@@ -163,8 +163,13 @@ def _avg_pool_as_conv(ed: Rewriter, g: Graph, n: Node) -> bool:
 
 
 def _legalize_node(ed: Rewriter, g: Graph, n: Node, ctx: PassContext, rd: dict[str, int],
-                   prod: dict[str, Node], pads_into: dict[str, list[int]], skip: set[str]) -> bool:
-    """Emit the replacement of `n` into `ed`; False when `n` is kept as it is."""
+                   prod: dict[str, Node], pads_into: dict[str, list[int]], skip: set[str],
+                   made: dict[tuple, str] | None = None) -> bool:
+    """Emit the replacement of `n` into `ed`; False when `n` is kept as it is. `made` maps a (kind, source
+    constant) to the constant already derived from it in this rewrite: MatMuls that read one weight tensor
+    (every time step of an unrolled RNN) get one transposed tensor, which the lowering then treats as shared
+    weights (one copy in the blob, resident in the filter cache across the steps when it fits)."""
+    made = {} if made is None else made
     arch = ctx.arch
     cv = arch.pe_array.c_vector
     op = n.op
@@ -176,14 +181,21 @@ def _legalize_node(ed: Rewriter, g: Graph, n: Node, ctx: PassContext, rd: dict[s
     if op == "MatMul" and is_const(g, n.inputs[1]) and len(t[n.inputs[1]].shape) == 2 \
             and not is_const(g, n.inputs[0]) and len(t[n.inputs[0]].shape) >= 2:
         b = t[n.inputs[1]]
-        data = const_data(g, n.inputs[1])
-        w = ed.const(f"{b.name}/T", None if data is None else data.T, (b.shape[1], b.shape[0]))
+        w = made.get(("T", b.name))
+        if w is None:
+            data = const_data(g, n.inputs[1])
+            w = made["T", b.name] = ed.const(f"{b.name}/T", None if data is None else data.T,
+                                             (b.shape[1], b.shape[0]))
         ins = [n.inputs[0], w]
         out, origin = n.outputs[0], n.origin
         bias = _matmul_bias(g, n, rd)
         if bias is not None:
             add, vec = bias
-            ins.append(ed.const(f"{n.name}/bias", vec, (b.shape[1],)))
+            src = next(i for i in add.inputs if i != n.outputs[0])
+            bname = made.get(("bias", src))
+            if bname is None:
+                bname = made["bias", src] = ed.const(f"{n.name}/bias", vec, (b.shape[1],))
+            ins.append(bname)
             out, origin = add.outputs[0], n.origin + add.origin
             skip.add(add.name)
         a = t[n.inputs[0]].shape
@@ -350,12 +362,13 @@ def legalize(g: Graph, ctx: PassContext) -> Graph:
         ed = Rewriter(out)
         changed = 0
         skip: set[str] = set()
+        made: dict[tuple, str] = {}
         for n in out.nodes:
             if n.op == "Pad" and n.name in pad_nodes:
                 count["Pad"] = count.get("Pad", 0) + 1
                 changed += 1
                 continue
-            if _legalize_node(ed, out, n, ctx, rd, prod, pads_into, skip):
+            if _legalize_node(ed, out, n, ctx, rd, prod, pads_into, skip, made):
                 count[n.op] = count.get(n.op, 0) + 1
                 changed += 1
             else:

@@ -160,3 +160,51 @@ def test_whole_buffer_keeps_whole_tiles_where_faster():
     assert whole and all(bd.fields("cfg")["wait"] for bd in whole)
     assert len(prog.bundles) < len(half.bundles)
     assert simulate_timing(prog, events=False).total_cycles < simulate_timing(half, events=False).total_cycles
+
+
+def unrolled_rnn(steps: int, shared: bool, factorised: bool, hidden: int = 48):
+    """h_t = tanh(x_t + h_{t-1} R) unrolled (x_t: the hoisted input projection of step t); R = V U when
+    factorised. `shared`: every step's MatMul reads the same constant tensors (as an exported unrolled RNN does);
+    otherwise each step reads its own copy."""
+    b = GraphBuilder("unrolled", weights="random", seed=11)
+    x = b.input("x", (1, steps * hidden))
+    rng = np.random.default_rng(3)
+    mats = [rng.standard_normal((hidden, hidden // 4)).astype(np.float32) * 0.3,
+            rng.standard_normal((hidden // 4, hidden)).astype(np.float32) * 0.3] if factorised else \
+        [rng.standard_normal((hidden, hidden)).astype(np.float32) * 0.2]
+    consts = [b.const(f"r{j}", m.shape, m) for j, m in enumerate(mats)]
+    h = None
+    for t in range(steps):
+        g = b.op("Slice", [x], {"starts": [t * hidden], "ends": [(t + 1) * hidden], "axes": [1]}, name=f"x{t}")[0]
+        if h is not None:
+            rec = h
+            for j, m in enumerate(mats):
+                rec = b.matmul(rec, consts[j] if shared else b.const(f"r{j}_t{t}", m.shape, m), name=f"rec{t}_{j}")
+            g = b.add(g, rec, name=f"sum{t}")
+        h = b.activation(g, "Tanh", name=f"h{t}")
+    return b.build([h])
+
+
+@pytest.mark.parametrize("factorised", [False, True])
+def test_shared_matmul_weights_stay_resident_across_unrolled_steps(factorised):
+    """MatMuls of every unrolled step read one constant: legalize derives one transposed tensor for all of them,
+    so the program stores it once and loads each chunk once for all steps (copies per step: a load per step).
+    Numerics match onnxruntime; the estimate walks the filter cache the same way as the lowering."""
+    from simulator.estimate import estimate
+
+    steps = 6
+    g, copies = unrolled_rnn(steps, True, factorised), unrolled_rnn(steps, False, factorised)
+    prog = check(g, A1032, 2, TOL["fp32"])
+    naive = check(copies, A1032, 2, TOL["fp32"])
+    n_mats = 2 if factorised else 1
+    loads = lambda p: sum(1 for bd in p.bundles if bd.is_active("wread"))      # noqa: E731
+    # the recurrent matrices are loaded once each instead of once per step
+    assert loads(prog) == n_mats
+    assert loads(naive) == n_mats * (steps - 1)
+    assert len(prog.weights) < len(naive.weights)
+    t, tn = (simulate_timing(p, events=False).total_cycles for p in (prog, naive))
+    assert t < tn
+    for graph, p in ((g, prog), (copies, naive)):
+        e = estimate(graph, A1032, on_chip=True, memo=False)
+        d = program_demands(p)
+        assert sum(x.ddr_bytes_read for x in e.layers) == sum(x.read_bytes + x.filt_xfer for x in d)
