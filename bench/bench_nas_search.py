@@ -19,7 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nas.strategies.run import SearchSpec, feasible_optimum, format_curve_table, run_searches  # noqa: E402
+from nas.strategies.run import (SearchSpec, curve_milestones, feasible_optimum, format_curve_table,  # noqa: E402
+                                format_milestones, run_searches)
 from nas.strategies.scores import ProxyScorer  # noqa: E402
 
 
@@ -62,7 +63,11 @@ def main() -> int:
     budgets = [n for n in (10, 20, 50, 100, 200, 300) if n <= a.budget]
     print(f"NB201 CIFAR-10, {a.seeds} seeds, budget {a.budget} trained models, proxy {a.proxy}, warm-up pool 3000, "
           f"load average {os.getloadavg()[0]:.1f}")
-    print(format_curve_table(curves, budgets, feasible_optimum(SearchSpec())))
+    opt = feasible_optimum(SearchSpec())
+    print(format_curve_table(curves, budgets, opt))
+    print("\ntrained models until the mean best accuracy reaches a target (>B: not within the budget), and the "
+          "share of seeds that found the best cell:")
+    print(format_milestones(curve_milestones(curves, [93.5, 94.0, 94.2, 94.3], opt), opt))
     constrained = {}
     limits = [("fpga", m) for m in a.latency_max]
     if Path(a.overlay_table).is_file():
@@ -77,10 +82,27 @@ def main() -> int:
                                     scorer=scorer, resume=True)
                 constrained[name] = (list(runs.values()), feasible_optimum(spec))
     if constrained:
+        import numpy as np
+        from scipy.stats import spearmanr
+
+        from nas.data import nb201_table
+        from nas.strategies.space import latency_source
+
+        acc, score = nb201_table().cifar10, scorer.table
+        print(f"\n{a.proxy} among the cells a search may propose (Spearman with CIFAR-10 accuracy; accuracy of "
+              f"the 20 best-scored cells, which the warm-up starts from):")
+        for source, limit in [(None, None)] + limits:
+            ok = np.ones(len(acc), bool) if source is None else latency_source(source) <= limit
+            top = np.argsort(-np.where(ok, score, -np.inf))[:20]
+            name = "all cells" if source is None else f"{Path(source).stem}<={limit:g}ms"
+            print(f"  {name:<40} {ok.sum():6d} cells  rho {spearmanr(score[ok], acc[ok]).statistic:.3f}  "
+                  f"top-20 mean {acc[top].mean():.2f} max {acc[top].max():.2f} (best feasible {acc[ok].max():.2f})")
         print("\nlatency-constrained (only cells within the limit are proposed):")
         print(format_curve_table({k: v[0] for k, v in constrained.items()}, budgets))
-        for k, (_, opt) in constrained.items():
-            print(f"  {k}: best feasible accuracy {opt:.2f}")
+        for k, (runs, best) in constrained.items():
+            m = curve_milestones({k: runs}, [best - 0.5], best)[0]
+            print(f"  {k}: best feasible accuracy {best:.2f}; {100 * m['found_optimum']:.0f} % of seeds found it; "
+                  f"mean within 0.5 of it after {m['reach'][best - 0.5] or '>' + str(m['budget'])} trained models")
     print(f"\n{time.perf_counter() - t0:.0f} s for all studies (store {store})")
     if a.plot:
         from nas.runtime.plots import plot_search_curves, save_figure

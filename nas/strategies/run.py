@@ -163,6 +163,37 @@ def format_curve_table(curves: Mapping[str, Sequence[Sequence[float]]], budgets:
     return "\n".join(lines)
 
 
+def curve_milestones(curves: Mapping[str, Sequence[Sequence[float]]], targets: Sequence[float],
+                     optimum: float) -> list[dict[str, Any]]:
+    """Per search: the number of trained models after which the mean (over seeds) best accuracy first reaches
+    each target (None: not within the budget), and the fraction of seeds whose best equals `optimum` at the end
+    of the shortest run."""
+    out = []
+    for label, runs in curves.items():
+        n = min(len(r) for r in runs)
+        best = np.array([np.maximum.accumulate(np.asarray(r[:n], dtype=float)) for r in runs])
+        mean = best.mean(axis=0)
+        reach = {}
+        for t in targets:
+            k = np.flatnonzero(mean >= t - 1e-9)
+            reach[t] = int(k[0]) + 1 if len(k) else None
+        out.append({"search": label, "seeds": len(runs), "budget": n, "reach": reach,
+                    "found_optimum": float(np.mean(best[:, -1] >= optimum - 1e-9))})
+    return out
+
+
+def format_milestones(rows: Sequence[Mapping[str, Any]], optimum: float) -> str:
+    targets = list(rows[0]["reach"]) if rows else []
+    width = max([len(r["search"]) for r in rows] + [6])
+    head = (f"{'search':<{width}}  " + "  ".join(f"{'to ' + format(t, '.2f'):>8}" for t in targets)
+            + f"  {'found ' + format(optimum, '.2f'):>12}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        vals = "  ".join(f"{'>' + str(r['budget']) if r['reach'][t] is None else r['reach'][t]:>8}" for t in targets)
+        lines.append(f"{r['search']:<{width}}  {vals}  {100 * r['found_optimum']:11.0f}%")
+    return "\n".join(lines)
+
+
 def feasible_optimum(spec: SearchSpec) -> float:
     """The best benchmark accuracy among the cells a search may propose (all, or those within latency_max)."""
     from nas.data import nb201_table

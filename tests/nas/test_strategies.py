@@ -147,3 +147,16 @@ def test_cli(tmp_path, capsys):
         assert all(lat[t.config["index"]] <= 0.6 for t in st.trials(st.study("nas-s0")))
     assert ovl(["search", "nas", "--budget", "5", "--store", str(tmp_path / "d.db"), "--latency-max", "0.001"]) == 2
     assert "no NB201 cell is that fast" in capsys.readouterr().err
+
+
+def test_curve_milestones_by_hand():
+    from nas.strategies.run import curve_milestones, format_milestones
+
+    curves = {"a": [[1.0, 3.0, 2.0, 4.0], [2.0, 2.0, 2.0, 2.0]], "b": [[4.0, 0.0, 0.0]]}
+    # a: mean best 1.5, 2.5, 2.5, 3.0; b: 4 from the first trial
+    rows = {r["search"]: r for r in curve_milestones(curves, [2.5, 3.5], optimum=4.0)}
+    assert rows["a"]["reach"] == {2.5: 2, 3.5: None} and rows["a"]["found_optimum"] == 0.5
+    assert rows["b"]["reach"] == {2.5: 1, 3.5: 1} and rows["b"]["found_optimum"] == 1.0
+    assert rows["a"]["budget"] == 4 and rows["b"]["budget"] == 3
+    text = format_milestones(list(rows.values()), 4.0)
+    assert ">4" in text and "50%" in text and "100%" in text
