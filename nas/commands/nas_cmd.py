@@ -33,6 +33,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     rp = psub.add_parser("report", help="correlations of a score file", description="Spearman rho of each proxy "
                          "with NB201 accuracy next to the published values, and agreement with NASLib's scores")
     rp.add_argument("file", type=Path, help="score CSV written by `ovl nas proxies batch`")
+    rp.add_argument("--dataset", choices=("cifar10", "cifar100", "imagenet16"), default="cifar10",
+                    help="NB201 accuracy and published values to compare with (default cifar10)")
     rp.add_argument("--json", action="store_true")
 
     lt = sub.add_parser("latency-table", help="overlay latency of every NB201 cell",
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
         if not args.file.is_file():
             raise UserError(f"score file '{args.file}' does not exist; write one with `ovl nas proxies batch`")
-        rep = correlation_report(args.file)
+        rep = correlation_report(args.file, args.dataset)
         print(json.dumps(rep, indent=1) if args.json else format_report(rep))
         return 0
     from nas.proxies import nb201_proxies

@@ -83,9 +83,11 @@ def run_batch(cells: Sequence[tuple[int, str]], out: Path, *, names: Sequence[st
     return len(todo)
 
 
-def merge_files(paths: Sequence[Path], out: Path) -> int:
+def merge_files(paths: Sequence[Path], out: Path, cells: Sequence[tuple[int, str]] | None = None) -> int:
     """Union of score files by cell (a cell keeps the row of the first file that has it; a `random+naslib`
-    source label wins over `naslib`), written to `out` in first-seen order. Returns the number of rows."""
+    source label wins over `naslib`), written to `out` in first-seen order. With `cells` (from `select_cells`),
+    rows are written in that order with its source labels instead, and a row of a cell not in `cells` is an
+    error. Returns the number of rows."""
     rows: dict[str, list[str]] = {}
     for path in paths:
         done_indices(path)  # checks the header
@@ -95,6 +97,13 @@ def merge_files(paths: Sequence[Path], out: Path) -> int:
                     rows[r[0]] = r
                 elif "random" in r[2] and "random" not in rows[r[0]][2]:
                     rows[r[0]][2] = r[2]
+    if cells is not None:
+        ordered = {str(i): src for i, src in cells}
+        extra = sorted(set(rows) - set(ordered), key=int)
+        if extra:
+            raise ProxyError(f"score files hold {len(extra)} cells outside the selection (e.g. index {extra[0]}); "
+                             f"merge them without a selection or with the selection that wrote them")
+        rows = {i: rows[i][:2] + [src] + rows[i][3:] for i, src in ordered.items() if i in rows}
     tmp = out.with_suffix(out.suffix + ".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
