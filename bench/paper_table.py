@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/paper_table.py            # full table and LSTM sweep (about two minutes)
     .venv/bin/python bench/paper_table.py --quick    # skip the batch-96 AlexNet run and the batch-16 LSTM runs
+    .venv/bin/python bench/paper_table.py --agreement   # only the estimate vs cycle model table (docs/simulator.md)
 
 Rows (published figures: shared/reference/overlay.md sections 1-2; [V] read in the source, [R] recalled):
 1. AlexNet on dla_alexnet_a10 (FPGA'17, arXiv:1701.03534): 1,020 img/s and 1,382 GFLOPS [V]. Architecture
@@ -155,11 +156,73 @@ def lstm_sweep(quick: bool) -> tuple[list[dict], list[tuple]]:
     return rows, table
 
 
+#: The estimate's test set (tests/simulator/test_timing.py): (label, zoo name or FSDD form, arch, level, input
+#: shape, build options). FSDD rows are the compression study's 2x256 LSTM (nas/compression/graph.py).
+AGREEMENT = [("resnet18", "resnet18", "a10_generic", 2, None, {}), ("resnet18", "resnet18", "a10_generic", 0, None, {}),
+             ("googlenet", "googlenet", "a10_generic", 2, None, {}),
+             ("googlenet", "googlenet", "dla_alexnet_a10", 0, None, {}),
+             ("mobilenet_v2", "mobilenet_v2", "a10_generic", 2, None, {}),
+             ("squeezenet1_0", "squeezenet1_0", "a10_generic", 0, None, {}),
+             ("alexnet", "alexnet", "dla_alexnet_a10", 2, None, {}),
+             ("lstm_cell", "lstm_cell", "a10_generic", 0, None, {}), ("lstm_cell", "lstm_cell", "a10_generic", 2, None, {}),
+             ("gru_stack", "gru_stack", "a10_generic", 2, None, {}), ("fsrcnn", "fsrcnn", "tiny", 2, None, {}),
+             ("srcnn", "srcnn", "a10_generic", 0, None, {}),
+             ("googlenet", "googlenet", TAILORED, 2, None, {}),
+             ("alexnet (8x3x227x227)", "alexnet", "dla_alexnet_a10", 2, (8, 3, 227, 227), {}),
+             ("lstm_cell (25x1x256, h 256)", "lstm_cell", "a10_generic", 2, (25, 1, 256), {"hidden": 256}),
+             ("FSDD LSTM native", "fsdd:native", "a10_generic", 2, None, {}),
+             ("FSDD LSTM unrolled", "fsdd:unrolled", "a10_generic", 2, None, {}),
+             ("FSDD LSTM unrolled, 1/4 rank", "fsdd:unrolled:0.25", "a10_generic", 2, None, {})]
+
+
+def agreement_graph(name: str, shape, options):
+    if name.startswith("fsdd:"):
+        from nas.compression.graph import build_graph
+        from workloads.speech.model import ModelConfig, matrix_specs
+
+        _, form, *frac = name.split(":")
+        cfg = ModelConfig()
+        ranks = {m.name: max(1, int(min(m.rows, m.cols) * float(frac[0]))) if frac else None
+                 for m in matrix_specs(cfg)}
+        return build_graph(cfg, ranks, form=form)
+    return build_ir(name, [shape] if shape else None, weights="none", **options)
+
+
+def agreement() -> list[tuple]:
+    """Estimate (default and with the on-chip hand-over) against the cycle model on the estimate's test set."""
+    from simulator.estimate import estimate
+
+    out = []
+    for label, name, arch, opt, shape, options in AGREEMENT:
+        a = load_arch(arch)
+        g = agreement_graph(name, shape, options)
+        prog = compile_model(g, a, opt_level=opt).program
+        cyc = simulate_timing(prog, events=False).total_cycles
+        e0 = estimate(g, a, opt_level=opt, memo=False).cycles
+        e1 = estimate(g, a, opt_level=opt, on_chip=True, memo=False).cycles
+        out.append((label, a.name, opt, len(prog.bundles), cyc, e0, e1))
+    return out
+
+
+def print_agreement(rows: list[tuple]) -> None:
+    print("| network | arch | level | bundles | cycle model | estimate | / cycle model | with on_chip | / cycle model |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, arch, opt, nb, cyc, e0, e1 in rows:
+        print(f"| {label} | {arch} | -O{opt} | {nb:,} | {cyc:,.0f} | {e0:,.0f} | {e0 / cyc:.3f} | {e1:,.0f} | "
+              f"{e1 / cyc:.3f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the slowest runs")
+    ap.add_argument("--agreement", action="store_true",
+                    help="only the estimate vs cycle model table on the estimate's test set")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
+    if args.agreement:
+        print_agreement(agreement())
+        print(f"\n({time.perf_counter() - t0:.0f} s)")
+        return 0
     lrows, sweep = lstm_sweep(args.quick)
     rows = alexnet(args.quick) + googlenet() + resnet101() + lrows
     w = max(len(r["what"]) for r in rows)

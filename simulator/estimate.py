@@ -22,7 +22,9 @@ Closed form of one group of tiles j = 1..T (cycles):
                tile of a group that reads the previous bundle's output from DDR); its config is not exposed
                (the config network runs bundles ahead, so it is fetched during the previous tile: ddr_{j-1});
                with `on_chip`, a tile whose input the previous bundle hands over in the stream buffer does not
-               wait (the lowering clears cfg.wait) and pays only that bundle's drain when it reads nothing else
+               wait (the lowering clears cfg.wait) and pays only that bundle's drain when it reads nothing else;
+               and consecutive tiles start at least config_j / ddr_bytes_per_cycle + DDR latency apart (the
+               config reader fetches one bundle at a time), which binds for bundles shorter than the latency
 
 and the network is the sum of its groups (host partitions take no overlay time, as in the cycle model).
 docs/simulator.md gives the comparison with the cycle model on every test network (within 5%).
@@ -363,18 +365,29 @@ _AUX = {"act": "activation", "pool": "pool", "lrn": "lrn", "elt": "eltwise", "d2
         "smax": "softmax"}
 
 
-@lru_cache(maxsize=64)
-def _config_words_cached(arch_json: str) -> dict[str, int]:
-    from compiler.isa import ISA, MODULE_NAMES
-    from hw_models.arch import Arch
-
-    isa = ISA.for_arch(Arch.model_validate_json(arch_json))
-    return {MODULE_NAMES[m]: lay.words for m, lay in isa.modules.items()}
-
-
 def _config_words(arch) -> dict[str, int]:
-    """Config words per module: an upper bound of the packets a bundle sends (zero words are not sent)."""
-    return _config_words_cached(_arch_key(arch))
+    """Config words per module: an upper bound of the packets a bundle sends (zero words are not sent).
+
+    Memoised per field layout, not per architecture: the ISA's field lists (`compiler.isa._fields`) read the
+    architecture only through its field widths (`compiler.isa.widths_for`), the Winograd flag, the aux kernels'
+    window limits and the config network, so the many architectures of a search share a few tables instead of
+    building an ISA each (tests/hw_models/test_optimizer_speed.py checks the table against `ISA.for_arch`)."""
+    from compiler.isa import widths_for
+
+    cn, aux = arch.config_network, arch.aux
+    key = (widths_for(arch), arch.pe_array.winograd, aux.pool.max_window, aux.lrn.max_size,
+           aux.depth_to_space.max_block, cn.payload_bits, cn.reader_bits)
+    hit = _WORDS.get(key)
+    if hit is None:
+        from compiler.isa import ISA, MODULE_NAMES
+
+        if len(_WORDS) >= 1024:
+            _WORDS.clear()
+        hit = _WORDS[key] = {MODULE_NAMES[m]: lay.words for m, lay in ISA.for_arch(arch).modules.items()}
+    return hit
+
+
+_WORDS: dict[tuple, dict[str, int]] = {}
 
 
 @lru_cache(maxsize=256)
@@ -431,20 +444,28 @@ def _sequence_time(arch, seq: Sequence[tuple[TileCost, bool]]) -> list[float]:
     lat = arch.ddr_latency_cycles
     out: list[float] = []
     prev_fill = 0
+    prev_run = 0.0
     for i, (t, wait) in enumerate(seq):
         cyc = 0.0
         if i == 0:
             cyc += (t.cfg + t.filt) / bpc + lat
+        exposed = 0.0
         if wait or i == 0:
             # an input left in the stream buffer by the previous bundle costs its pipeline drain, no DDR latency
-            cyc += t.read / bpc + (0 if t.sb_in and not t.read else lat) + prev_fill
+            exposed = t.read / bpc + (0 if t.sb_in and not t.read else lat) + prev_fill
         elif t.sb_in and not t.read:
-            cyc += prev_fill        # the stream-buffer hand-over completes with the previous bundle's drain
+            exposed = prev_fill     # the stream-buffer hand-over completes with the previous bundle's drain
+        if i:
+            # the config reader fetches one bundle's packets at a time, each after the DDR latency: consecutive
+            # bundles start at least that far apart (binds for bundles shorter than the DDR latency)
+            exposed += max(0.0, t.cfg / bpc + lat - prev_run - exposed)
+        cyc += exposed
         ddr = t.write
         if i + 1 < len(seq):
             nxt, nwait = seq[i + 1]
             ddr += nxt.filt + nxt.cfg + (0.0 if nwait else nxt.read)
-        cyc += max(float(t.stream), ddr / bpc)
+        prev_run = max(float(t.stream), ddr / bpc)
+        cyc += prev_run
         out.append(cyc)
         prev_fill = t.fill
     if out:

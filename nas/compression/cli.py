@@ -95,8 +95,8 @@ def _print(rep, paths, as_json: bool, target: float) -> int:
         print(json.dumps(rep.to_json(), indent=1))
         return 0
     if rep.dense_cycle:
-        print(f"cycle model, dense: unrolled {1e3 * rep.dense_cycle['latency_s']:.3f} ms, native LSTM "
-              f"{1e3 * rep.dense_cycle_native['latency_s']:.3f} ms; estimate (unrolled) "
+        print(f"cycle model, dense: native LSTM {1e3 * rep.dense_cycle_native['latency_s']:.3f} ms (the baseline of "
+              f"cyc-sp), unrolled {1e3 * rep.dense_cycle['latency_s']:.3f} ms; estimate "
               f"{1e3 * (rep.dense_latency_s or 0):.3f} ms; code {rep.code_version}")
     print(f"dense: quick {rep.dense_quick:.1f} %, test {rep.dense_test:.1f} %, {rep.dense_params:,} params; "
           f"cost {rep.cost}, target {target:g}x")

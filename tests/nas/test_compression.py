@@ -240,11 +240,16 @@ def test_simulated_overlay_speedup_of_a_factorised_model(tiny_model):
     assert dense.latency_s > 0 and small.latency_s > 0
     cyc_dense = cycle_simulate(tiny_model, "a10_generic")
     cyc_small = cycle_simulate(compress(tiny_model, ranks), "a10_generic")
-    assert cyc_dense["form"] == "unrolled" == cyc_small["form"]
+    # each in the form it is deployed in: the dense model as ONNX LSTM nodes, the factorised one unrolled
+    assert (cyc_dense["form"], cyc_small["form"]) == ("native", "unrolled")
     assert cyc_dense["latency_s"] > 0 and cyc_small["bundles"] > 0
-    # on the unrolled lowering, estimate and cycle model agree on the change within 25 %
+    # the cost hook (estimate with the stream-buffer hand-over) follows the cycle model on both forms: within 5 %
+    # on the full-size FSDD LSTMs (tests/simulator/test_timing.py); this toy's bundles last a few cycles, far
+    # below the DDR latency, where the estimate is least accurate (measured 1.10 and 1.04)
+    assert dense.latency_s == pytest.approx(cyc_dense["latency_s"], rel=0.12)
+    assert small.latency_s == pytest.approx(cyc_small["latency_s"], rel=0.12)
     est, cyc = dense.latency_s / small.latency_s, cyc_dense["latency_s"] / cyc_small["latency_s"]
-    assert est == pytest.approx(cyc, rel=0.25)
+    assert est == pytest.approx(cyc, rel=0.1)
 
 
 def test_overlay_latency_is_affine_in_frames_so_extrapolation_is_exact():
