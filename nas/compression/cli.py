@@ -87,6 +87,7 @@ def _recost(args: argparse.Namespace) -> int:
         finetune_brackets(rep, env, data["train"], data["test"],
                           TrainConfig(epochs=args.finetune_epochs, lr=1e-3))
     annotate_overlay(rep, seed, overlay, None if args.no_cycle else overlay.arch)
+    rep.trials_recosted = True
     return _print(rep, write_report(rep, args.out), args.json, rep.target)
 
 

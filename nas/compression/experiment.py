@@ -55,6 +55,7 @@ class CompressionReport:
     rounds: list[dict] = field(default_factory=list)
     seconds: dict = field(default_factory=dict)
     code_version: str = ""
+    trials_recosted: bool = False             # re-costed: rl_trials' ratios are the search-time cost's, not plotted
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -217,7 +218,7 @@ def plot_accuracy(rep: CompressionReport, x: str = "compression") -> Figure:
                 ax.plot([getattr(p, x) for p in ft], [p.finetuned_test for p in ft], marker[0], color=colour,
                         mfc="none", ms=8, label=f"{method}, fine-tuned")
     rl = [p for p in rep.points if p.method == "rl-oneshot"]
-    if rep.rl_trials and (x == "speedup") == (rep.cost != "size"):
+    if rep.rl_trials and (x == "speedup") == (rep.cost != "size") and not (x == "speedup" and rep.trials_recosted):
         ax.scatter([t["ratio"] for t in rep.rl_trials], [t["quick"] for t in rep.rl_trials], s=6, color="#c0c0c0",
                    label="RL episodes (quick-eval accuracy)")
     for p in rl:

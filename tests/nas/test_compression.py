@@ -319,5 +319,6 @@ def test_recost_rewrites_a_report_with_overlay_speedups(tiny_model, tmp_path, ca
                  "--store", str(tmp_path / "s.db"), "--no-finetune-baselines", "--no-cycle"]) == 0
     again = load_report(out / "report.json")
     assert all(p.speedup == pytest.approx(again.dense_latency_s / p.latency_s) for p in again.points)
+    assert again.trials_recosted          # the episodes keep their search-time ratios: not drawn on the new axis
     assert (out / "accuracy_vs_speedup.png").stat().st_size > 1000 and again.code_version
     assert "rl-oneshot" in capsys.readouterr().out
