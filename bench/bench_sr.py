@@ -4,12 +4,17 @@ of the restorer's schedule.
     .venv/bin/python bench/bench_sr.py                      # x2, noise 0 and 5, 6 photographs x 2 schedules
     .venv/bin/python bench/bench_sr.py --scale 4 --out out/sr_x4
     .venv/bin/python bench/bench_sr.py --tune --scale 2 --noise 0
+    .venv/bin/python bench/bench_sr.py --overlay            # tailor an overlay for the SR networks, fps table
 
 The target is the whole experiment in under 20 minutes on 2 cores. The table prints wall and CPU seconds: on
 a shared machine wall time mostly measures the other tenants, CPU time (this process) measures the work.
 `--tune` runs a coordinate search over `RestoreConfig` with the TRUE kernels on clips of the training
 photographs only (never the evaluation ones) and prints the best schedule; its results are the presets in
-`workloads/video_sr/restoration.py`.
+`workloads/video_sr/restoration.py`. `--overlay` searches an overlay for the zoo's SR networks at 360p -> 720p
+(`workloads.video_sr.overlay.tailor_arch`, a fixed number of candidates so the result depends only on the seed),
+writes it to `workloads/video_sr/data/sr_a10.toml` (`--base dla_alexnet_a10`: `sr_dla_a10.toml`, from the
+FPGA'17 overlay with its clock and DDR; `--no-tailor` keeps the shipped files) and prints the fps
+table of every SR network at both resolutions on the default overlays (cycle model and fast estimate).
 """
 from __future__ import annotations
 
@@ -63,6 +68,34 @@ def tune(scale: int, noise: float, rounds: int = 2) -> RestoreConfig:
     return cfg
 
 
+def overlay_bench(tailor: bool, base: str, candidates: int, seed: int) -> int:
+    from workloads.video_sr.overlay import TAILORED, overlay_markdown, overlay_table, tailor_arch
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    if tailor:
+        from hw_models.optimizer import front_table, summary
+
+        res, text = tailor_arch(base=base, time_limit=3600.0, max_candidates=candidates, seed=seed)
+        TAILORED[base].write_text(text)
+        print(summary(res))
+        print()
+        print(front_table(res))
+        print(f"\nwrote {TAILORED[base]}")
+    t1, c1 = time.perf_counter(), time.process_time()
+    rows = overlay_table()
+    t2, c2 = time.perf_counter(), time.process_time()
+    print()
+    print(overlay_markdown(rows))
+    print()
+    print("| stage | wall s | CPU s |")
+    print("|---|---|---|")
+    if tailor:
+        print(f"| overlay search from {base} ({candidates} candidates, seed {seed}) | {t1 - t0:.0f} | "
+              f"{c1 - c0:.0f} |")
+    print(f"| compile + cycle model + estimate, {len(rows)} runs | {t2 - t1:.0f} | {c2 - c1:.0f} |")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=int, default=2, choices=(2, 4))
@@ -72,7 +105,15 @@ def main() -> int:
     ap.add_argument("--model", help="skip training: use this estimator .npz")
     ap.add_argument("--out", default="out/sr_bench", help="directory for results and example PNGs")
     ap.add_argument("--tune", action="store_true", help="tune the restorer instead (training photographs only)")
+    ap.add_argument("--overlay", action="store_true", help="SR networks on the overlay instead: tailor, fps table")
+    ap.add_argument("--no-tailor", action="store_true", help="with --overlay: keep the shipped tailored files")
+    ap.add_argument("--base", default="a10_generic", choices=("a10_generic", "dla_alexnet_a10"),
+                    help="with --overlay: the architecture the search starts from and keeps clock/DDR of")
+    ap.add_argument("--candidates", type=int, default=600, help="with --overlay: candidates of the search")
+    ap.add_argument("--seed", type=int, default=0, help="with --overlay: seed of the search")
     args = ap.parse_args()
+    if args.overlay:
+        return overlay_bench(not args.no_tailor, args.base, args.candidates, args.seed)
     import torch
 
     torch.set_num_threads(1)  # tiny networks: one intra-op thread avoids spin-waiting on a busy machine

@@ -66,7 +66,8 @@ def configure(p: argparse.ArgumentParser) -> None:
 
     o = sub.add_parser("overlay", help="fps of the zoo's SR networks on the overlay at 360p->720p and 540p->1080p")
     o.add_argument("--net", nargs="+", help="zoo SR networks (default: all)")
-    o.add_argument("--arch", nargs="+", help="architectures (default: the shipped ones)")
+    o.add_argument("--arch", nargs="+", help="architectures (default: a10_generic, dla_alexnet_a10 and the two "
+                   "SR-tailored ones in workloads/video_sr/data/)")
     o.add_argument("--resolution", nargs="+", help="360p->720p and/or 540p->1080p (default: both)")
     o.add_argument("-O", dest="opt_level", type=int, default=2, choices=(0, 1, 2), help="optimisation level")
     o.add_argument("--json", action="store_true", help="machine-readable output")

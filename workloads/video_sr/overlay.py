@@ -2,22 +2,37 @@
 
 Each network of the zoo's "super-resolution" family is built at a video resolution (`RESOLUTIONS`, LR input
 size; x2 upscaling, so 360p -> 720p and 540p -> 1080p), compiled with `compiler.compile.compile_model` and timed
-with the cycle model (`simulator.timing.simulate_timing`); one frame is one inference at batch 1. SRCNN works on
+with the cycle model (`simulator.timing.simulate_timing`) and with the simulator's fast analytical estimate
+(`simulator.estimate.estimate`); one frame is one inference at batch 1. SRCNN works on
 the bicubic-upscaled frame, so its input is the HR size. Networks with a scale option run at x2. The limiter
 names the resource that bounds the run: the PE array when it is mostly busy, DDR when the transfers fill the
 run, otherwise the PE array under-filled by the layer that takes the most cycles (its input/output channels
-against c_vector/k_vector), with the largest stall reason.
+against c_vector/k_vector), with the largest stall reason. Operators the compiler leaves to the host CPU
+(`host_ops`, e.g. FSRCNN's ConvTranspose and per-channel PReLU, or DepthToSpace on an overlay without that
+kernel) are timed by neither model, so such a row's fps is an upper bound.
+
+`tailor_arch` searches an overlay for the four networks together (`hw_models.optimizer.optimize`, objective:
+geometric-mean fps, same device, precision, clock and DDR as the base); `bench/bench_sr.py --overlay --base B`
+runs it and writes `TAILORED[B]` (`data/sr_a10.toml` from a10_generic, `data/sr_dla_a10.toml` from
+dla_alexnet_a10), which the default table includes next to the shipped overlays.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from compiler.errors import UserError
 from workloads.video_sr.kernels import SRInputError
 
 RESOLUTIONS: dict[str, tuple[int, int]] = {"360p->720p": (360, 640), "540p->1080p": (540, 960)}
 SCALE = 2
+_DATA = Path(__file__).resolve().parent / "data"
+#: base architecture -> the SR-tailored architecture searched from it (same device, precision, clock, DDR)
+TAILORED: dict[str, Path] = {"a10_generic": _DATA / "sr_a10.toml", "dla_alexnet_a10": _DATA / "sr_dla_a10.toml"}
+TAILORED_ARCH = TAILORED["a10_generic"]
+#: the overlays of the default table: the generic and the FPGA'17 AlexNet overlays, and the SR-tailored ones
+DEFAULT_ARCHS: tuple[str, ...] = ("a10_generic", "dla_alexnet_a10", *(str(p) for p in TAILORED.values()))
 
 
 @dataclass(frozen=True)
@@ -28,12 +43,15 @@ class OverlayRow:
     arch: str
     resolution: str
     fps: float | None = None
+    fps_estimate: float | None = None
     latency_ms: float | None = None
     gmacs: float | None = None
     pe_utilisation: float | None = None
     ddr_utilisation: float | None = None
     ddr_mb_per_frame: float | None = None
     limiter: str = ""
+    host_ops: tuple[str, ...] = ()   # ops the compiler left to the host CPU: their time is in neither fps
+    host_gmacs: float = 0.0          # MACs per frame of those host ops (not in `gmacs`)
     error: str = ""
 
 
@@ -96,35 +114,76 @@ def overlay_row(network: str, arch_name: str, resolution: str, *, opt_level: int
         program = compile_model(graph, arch, opt_level=opt_level).program
     except UserError as exc:
         return OverlayRow(network, arch.name, resolution, error=str(exc))
+    host_ops = tuple(sorted({n.op for h in program.host for n in h.graph.nodes}))
+    from simulator.estimate import estimate
+
     rep = build_report(program, simulate_timing(program, events=False), network=network, batch=1, energy=False)
     t = rep.totals()
-    return OverlayRow(network, arch.name, resolution, fps=t["throughput_per_s"], latency_ms=t["latency_ms"],
+    fast = estimate(graph, arch, opt_level=opt_level, network=network)
+    return OverlayRow(network, arch.name, resolution, fps=t["throughput_per_s"],
+                      fps_estimate=fast.throughput_per_s, latency_ms=t["latency_ms"],
                       gmacs=t["macs"] / 1e9, pe_utilisation=t["pe_utilisation"],
                       ddr_utilisation=t["ddr_utilisation"],
                       ddr_mb_per_frame=(t["ddr_bytes_read"] + t["ddr_bytes_written"]) / 1e6,
-                      limiter=_limiter(rep, graph, arch))
+                      limiter=_limiter(rep, graph, arch), host_ops=host_ops,
+                      host_gmacs=max(0.0, graph.totals().macs - t["macs"]) / 1e9)
 
 
 def overlay_table(networks: list[str] | None = None, archs: list[str] | None = None,
                   resolutions: list[str] | None = None, *, opt_level: int = 2) -> list[OverlayRow]:
-    """Every (network, architecture, resolution) combination (defaults: all SR networks, shipped archs)."""
-    from hw_models.arch import shipped_archs
-
+    """Every (network, architecture, resolution) combination (defaults: all SR networks, `DEFAULT_ARCHS`)."""
     return [overlay_row(n, a, r, opt_level=opt_level) for n in (networks or sr_networks())
-            for a in (archs or shipped_archs()) for r in (resolutions or list(RESOLUTIONS))]
+            for a in (archs or DEFAULT_ARCHS) for r in (resolutions or list(RESOLUTIONS))]
+
+
+def sr_graphs(resolution: str = "360p->720p") -> list:
+    """The zoo's SR networks as cost-only IR graphs at one video resolution."""
+    if resolution not in RESOLUTIONS:
+        raise SRInputError(f"resolution '{resolution}' is unknown; use one of {', '.join(RESOLUTIONS)}")
+    return [_graph(n, RESOLUTIONS[resolution]) for n in sr_networks()]
+
+
+def tailor_arch(resolution: str = "360p->720p", base: str = "a10_generic", *, time_limit: float = 300.0,
+                max_candidates: int | None = None, seed: int = 0):
+    """Search an overlay for all SR networks at `resolution` (geometric-mean fps, the base's device and budget,
+    precision, clock and DDR); returns `(OptimizeResult, toml_text)` with the best architecture as TOML, named
+    after `TAILORED[base]`."""
+    from hw_models.arch import load_arch
+    from hw_models.optimizer import Budget, arch_to_toml, optimize
+
+    if base not in TAILORED:
+        raise SRInputError(f"base '{base}' has no tailored-architecture file; use one of {', '.join(TAILORED)}")
+    arch = load_arch(base)
+    res = optimize(sr_graphs(resolution), arch, budget=Budget.parse(None, arch.device), time_limit=time_limit,
+                   max_candidates=max_candidates, seed=seed)
+    if res.best is None:
+        raise SRInputError(f"no legal architecture found for the SR networks from '{base}'; raise the time limit")
+    e = res.best
+    name = TAILORED[base].stem
+    tailored = e.arch.model_copy(update={"name": name, "description": f"tailored for the zoo's SR networks at "
+                                         f"{resolution} (geometric-mean fps), from {base}"})
+    header = [f"written by `bench/bench_sr.py --overlay` (workloads.video_sr.overlay.tailor_arch) for "
+              f"{', '.join(res.models)} at {resolution} on {arch.device}, objective {res.objective}",
+              "fast estimate: " + ", ".join(f"{m} {f:,.2f} fps" for m, f in zip(res.models, e.fps))
+              + f"; area {100 * e.area:.1f}% of the device ({e.resources['dsps']:,} DSPs, "
+                f"{e.resources['mem_blocks']:,} M20Ks, {e.resources['alms']:,} ALMs)",
+              f"search: {res.considered:,} candidates ({res.evaluated:,} estimated) in {res.seconds:.1f} s, seed "
+              f"{seed}; stopped: {res.stop_reason}"]
+    return res, arch_to_toml(tailored, header)
 
 
 def overlay_markdown(rows: list[OverlayRow]) -> str:
-    lines = ["| network | arch | resolution | fps | latency ms | GMAC/frame | PE util | DDR util | DDR MB/frame | "
-             "limited by |", "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| network | arch | resolution | fps (cycle model) | fps (estimate) | latency ms | GMAC/frame | PE util | "
+             "DDR util | DDR MB/frame | limited by |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         if r.error:
-            lines.append(f"| {r.network} | {r.arch} | {r.resolution} | - | - | - | - | - | - | does not compile: "
+            lines.append(f"| {r.network} | {r.arch} | {r.resolution} | - | - | - | - | - | - | - | does not compile: "
                          f"{r.error} |")
             continue
-        lines.append(f"| {r.network} | {r.arch} | {r.resolution} | {r.fps:.2f} | {r.latency_ms:.1f} | {r.gmacs:.1f} | "
-                     f"{100 * r.pe_utilisation:.0f}% | {100 * r.ddr_utilisation:.0f}% | {r.ddr_mb_per_frame:.0f} | "
-                     f"{r.limiter} |")
+        host = f"; on the host, not timed: {', '.join(r.host_ops)} ({r.host_gmacs:.2f} GMAC)" if r.host_ops else ""
+        lines.append(f"| {r.network} | {r.arch} | {r.resolution} | {r.fps:.2f} | {r.fps_estimate:.2f} | "
+                     f"{r.latency_ms:.1f} | {r.gmacs:.1f} | {100 * r.pe_utilisation:.0f}% | "
+                     f"{100 * r.ddr_utilisation:.0f}% | {r.ddr_mb_per_frame:.0f} | {r.limiter}{host} |")
     return "\n".join(lines)
 
 
