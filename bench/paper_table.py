@@ -16,7 +16,8 @@ Rows (published figures: shared/reference/overlay.md sections 1-2; [V] read in t
 3. ResNet-101 -O0 vs -O2: 3x [V] (naive vs architecture-driven compilation). Batch 1.
 4. LSTM cells -O0 vs -O2: 12x [V]; the LSTM's size and batch are not published. A sweep of hidden sizes and
    batches of the zoo's lstm_cell (DeepBench: 25 steps) on a10_generic, with whether the recurrent weights
-   (4h x h) fit the filter caches; the table does not pick a row.
+   (4h x h) fit the filter caches; the table does not pick a row. Also the compression study's FSDD 2x256
+   LSTM (48 steps) as ONNX LSTM nodes and unrolled.
 
 Nothing here is tuned: architectures come from their files, the compiler from `compile_model`, the timing from
 `simulator.timing`.
@@ -212,6 +213,25 @@ def print_agreement(rows: list[tuple]) -> None:
               f"{e1 / cyc:.3f} |")
 
 
+def fsdd_lstm() -> list[dict]:
+    """-O0/-O2 on the compression study's 2x256 LSTM classifier (48 steps), as ONNX LSTM nodes and unrolled."""
+    from nas.compression.graph import build_graph
+    from workloads.speech.model import ModelConfig
+
+    a = load_arch("a10_generic")
+    rows = []
+    for form in ("native", "unrolled"):
+        g = build_graph(ModelConfig(), {}, form=form)
+        res = [compile_model(g, a, opt_level=o).program for o in (0, 2)]
+        sec = [simulate_timing(p, events=False).seconds for p in res]
+        loads = [sum(1 for b in p.bundles if b.is_active("wread")) for p in res]
+        rows.append(row(f"LSTM -O0/-O2 speed-up (FSDD 2x256 LSTM, {form})", sec[0] / sec[1], 12.0, "x",
+                        f"a10_generic {a.clock_mhz:g} MHz, {a.precision}, 48 steps, batch 1 (nas/compression/graph.py)",
+                        f"-O0 {sec[0] * 1e3:.3f} ms ({len(res[0].bundles)} bundles, {loads[0]} filter loads), -O2 "
+                        f"{sec[1] * 1e3:.3f} ms ({len(res[1].bundles)} bundles, {loads[1]} loads)"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the slowest runs")
@@ -224,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n({time.perf_counter() - t0:.0f} s)")
         return 0
     lrows, sweep = lstm_sweep(args.quick)
-    rows = alexnet(args.quick) + googlenet() + resnet101() + lrows
+    rows = alexnet(args.quick) + googlenet() + resnet101() + lrows + fsdd_lstm()
     w = max(len(r["what"]) for r in rows)
     print(f"{'result':<{w}}  {'simulated':>10}  {'published':>10}  {'sim/pub':>7}  assumptions; notes")
     for r in rows:
