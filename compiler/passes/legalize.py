@@ -1,6 +1,8 @@
 """`legalize`: rewrite operators the overlay has no kernel for into ones it has (same semantics).
 
-- MatMul(A, B constant 2-D) -> FullyConnected (A of rank > 2 is reshaped to rows and back).
+- MatMul(A, B constant 2-D) -> FullyConnected (A of rank > 2 is reshaped to rows and back). MatMuls that read
+  the same constant (the steps of an unrolled RNN) share one transposed weight tensor, so the lowering stores it
+  once and `filter-residency` keeps it in the filter cache across them.
 - BatchNormalization left over by fold-batchnorm, and Mul/Add/Sub/Div of a tensor by a per-channel or scalar
   constant -> a 1x1 depthwise Conv (scale and shift); chains of such affine convs, and an affine conv after a
   Conv whose output nothing else reads, are merged into one Conv.
