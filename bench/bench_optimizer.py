@@ -3,9 +3,16 @@ overlay the optimiser tailors to GoogLeNet on the Arria 10 GX 1150, next to the 
 
     .venv/bin/python bench/bench_optimizer.py                   # 120 s search (seed 0) and the tables
     .venv/bin/python bench/bench_optimizer.py --time-limit 30   # shorter
+    .venv/bin/python bench/bench_optimizer.py --baseline 16472d0 --candidates 1500   # old tile costs, same run
+    .venv/bin/python bench/bench_optimizer.py --whole-buffer --skip-search   # what the whole-buffer pass gains
 
 Writes out/optimizer/googlenet_opt.toml. Wall and CPU seconds are both printed with the load average: on the
 shared 2-core machine the search gets a fraction of one core.
+
+`--baseline REV` also runs a fixed-length search (`--candidates`, seed 0: the same candidates in the same order)
+with the per-tile cost code of simulator/estimate.py at git revision REV (`_tile_costs`, `_config_words`,
+`_arch_key`; the rest of the estimate is today's), alternating with today's code, and checks that both give the
+same candidates, fps and front: the speed-up on the same load, and the exactness of the new code.
 """
 from __future__ import annotations
 
@@ -39,11 +46,148 @@ def cycle_model_fps(graph, arch) -> float:
     return rep.totals()["throughput_per_s"]
 
 
+BASELINE_NAMES = ("_tile_costs", "_config_words", "_arch_key")
+
+
+def load_baseline(rev: str):
+    """simulator/estimate.py at git revision `rev`, as a separate module (its per-tile cost functions are swapped
+    into simulator.estimate by `swapped`)."""
+    import importlib.util
+    import subprocess
+    import sys
+    import tempfile
+
+    src = subprocess.run(["git", "show", f"{rev}:simulator/estimate.py"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "estimate_baseline.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("simulator._estimate_baseline", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class swapped:
+    """Context: simulator.estimate uses the baseline module's per-tile cost functions (memos cleared around)."""
+
+    def __init__(self, baseline):
+        self.baseline = baseline
+
+    def __enter__(self):
+        import simulator.estimate as E
+
+        self.saved = {n: getattr(E, n) for n in BASELINE_NAMES}
+        for n in BASELINE_NAMES:
+            setattr(E, n, getattr(self.baseline, n))
+        E.clear_memo()
+
+    def __exit__(self, *exc):
+        import simulator.estimate as E
+
+        for n, f in self.saved.items():
+            setattr(E, n, f)
+        E.clear_memo()
+
+
+def compare_baseline(rev: str, candidates: int, base, g) -> None:
+    """Fixed-length searches with the baseline's and today's tile costs, alternating (same load); asserts equal
+    results."""
+    from hw_models.optimizer import optimize
+    from simulator.estimate import clear_memo
+
+    old = load_baseline(rev)
+    runs: dict[str, list] = {"baseline": [], "new": []}
+    results = {}
+    for rep in range(2):
+        for label in ("baseline", "new"):
+            clear_memo()
+            if label == "baseline":
+                with swapped(old):
+                    res, wall, cpu = timed(optimize, [g], base, time_limit=1e9, max_candidates=candidates, seed=0,
+                                           precisions=("bfp16", "bfp11"))
+            else:
+                res, wall, cpu = timed(optimize, [g], base, time_limit=1e9, max_candidates=candidates, seed=0,
+                                       precisions=("bfp16", "bfp11"))
+            runs[label].append((wall, cpu, loadavg()))
+            results[label] = res
+    a, b = results["baseline"], results["new"]
+    same = ([e.genome for e in a.front] == [e.genome for e in b.front] and a.best.genome == b.best.genome
+            and max(abs(x / y - 1) for e, f in zip(a.front, b.front) for x, y in zip(e.fps, f.fps)) <= 1e-12
+            and a.evaluated == b.evaluated and a.plans == b.plans)
+    print(f"\n## Tile costs at {rev} (baseline) vs today, {candidates:,} GoogLeNet candidates (seed 0), two "
+          f"alternating runs each")
+    print(f"same candidates estimated ({b.evaluated:,}), plans ({b.plans}), best and front (fps within 1e-12): "
+          f"{'yes' if same else 'NO'}")
+    print("| code | run | wall s | CPU s | candidates/min wall | per CPU-minute | load average |")
+    print("|---|---|---|---|---|---|---|")
+    for label, rs in runs.items():
+        for i, (wall, cpu, la) in enumerate(rs):
+            print(f"| {label} | {i + 1} | {wall:.1f} | {cpu:.1f} | {60 * candidates / wall:,.0f} | "
+                  f"{60 * candidates / cpu:,.0f} | {la} |")
+    if not same:
+        raise SystemExit("baseline and today's tile costs disagree")
+
+
+def whole_buffer_table(random_candidates: int = 60) -> None:
+    """The `whole-buffer` pass at -O2: fast-estimate cycles without and with it on the zoo (a10_generic,
+    dla_alexnet_a10), and how often and how much it changes random candidates of the optimiser's space."""
+    from compiler.errors import UserError
+    from compiler.lowering.lower import plan_tiles
+    from compiler.lowering.units import build_schedule
+    from compiler.passes import PassContext, run_pipeline
+    from compiler.passes.plan import get_plan
+    from hw_models.arch import load_arch
+    from hw_models.optimizer import ArchSpace, Evaluator
+    from simulator.estimate import estimate_planned
+    from workloads import zoo
+
+    def cycles(g, a, enable):
+        g2, _ = run_pipeline(g, PassContext(a, opt_level=2, verify=False, disable=("calibrate",), enable=enable))
+        plan = get_plan(g2)
+        sched = build_schedule(g2, plan, a, plan.memory.aliased_concats if plan.memory is not None else frozenset())
+        geos, tiles = plan_tiles(g2, plan, a, sched)
+        return estimate_planned((g2, plan, sched, geos, tiles), a).cycles, tiles
+
+    print("\n## whole-buffer at -O2 (fast estimate)\n| architecture | network | cycles (off) | cycles (on) | gain | "
+          "groups changed |\n|---|---|---|---|---|---|")
+    for an in ("a10_generic", "dla_alexnet_a10"):
+        a = load_arch(an)
+        for name in zoo.names():
+            g = zoo.build_ir(name)
+            (c0, t0), (c1, t1) = cycles(g, a, ()), cycles(g, a, ("whole-buffer",))
+            changed = sum(1 for k in t0 if t0[k] is not t1.get(k))
+            print(f"| {an} | {name} | {c0:,.0f} | {c1:,.0f} | {100 * (c0 / c1 - 1):+.2f}% | {changed} |")
+    rng = np.random.default_rng(0)
+    for name in ("googlenet", "resnet18"):
+        g = zoo.build_ir(name)
+        space = ArchSpace.default(load_arch("a10_generic"), precisions=("bfp16", "bfp11"))
+        ev = Evaluator(space, [g])
+        gains: list[float] = []
+        while len(gains) < random_candidates:
+            a = ev.build(space.random(rng))
+            if not hasattr(a, "pe_array"):
+                continue
+            try:
+                gains.append(cycles(g, a, ())[0] / cycles(g, a, ("whole-buffer",))[0] - 1)
+            except UserError:          # a layer does not tile on this candidate (CapacityError)
+                continue
+        x = np.array(gains)
+        print(f"{name}, {len(x)} random candidates of the optimiser's space: changed on {int(np.sum(x > 1e-12))}, "
+              f"mean gain {100 * x.mean():.2f}%, max {100 * x.max():.2f}%, min {100 * x.min():.2f}%")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-limit", type=float, default=120.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="out/optimizer")
+    ap.add_argument("--baseline", default=None, metavar="REV",
+                    help="also compare with the per-tile cost code of simulator/estimate.py at this git revision")
+    ap.add_argument("--candidates", type=int, default=1500, help="length of the --baseline searches")
+    ap.add_argument("--skip-search", action="store_true", help="only the exactness/cost tables (and --baseline)")
+    ap.add_argument("--whole-buffer", action="store_true",
+                    help="also measure the whole-buffer pass at -O2 (zoo x 2 architectures, random candidates)")
     args = ap.parse_args()
 
     from hw_models.arch import load_arch
@@ -89,6 +233,13 @@ def main() -> None:
     print(f"| estimate sharing a plan (lanes, aux widths) | {1e3 * w_sh / len(shared):.1f} | "
           f"{1e3 * c_sh / len(shared):.1f} |")
     print(f"| area estimate (fresh) | {1e3 * w_area / len(ar):.2f} | {1e3 * c_area / len(ar):.2f} |")
+
+    if args.baseline:
+        compare_baseline(args.baseline, args.candidates, base, g)
+    if args.whole_buffer:
+        whole_buffer_table()
+    if args.skip_search:
+        return
 
     # the search
     res, wall, cpu = timed(optimize, [g], base, objective="throughput", time_limit=args.time_limit, seed=args.seed,

@@ -328,32 +328,40 @@ def _tile_costs(arch, geo, tp, lane: int, batch: bool) -> tuple[TileCost, ...]:
     out: list[TileCost] = []
     made: dict[tuple, TileCost] = {}
     sizes: dict[tuple, float] = {}
-    cache: dict[int, tuple] = {0: None, 1: None}
+    half0 = half1 = None                 # the chunk in each half of the filter cache
     last_bank = 1
     bypass = pe.kind == "bypass"
     double = arch.filter_cache.double_buffered
     w_wread = words["wread"]
     for si, key, first_slice, t, region in tiles:
         filt = 0.0
-        if not bypass:
-            hit = (any(cache[b] == key for b in (0, 1)) if batch else cache[last_bank] == key)
-            if hit:
-                last_bank = next(b for b in (0, 1) if cache[b] == key) if batch else last_bank
+        if bypass:
+            load = False
+        elif batch:
+            if key == half0:
+                last_bank, load = 0, False
+            elif key == half1:
+                last_bank, load = 1, False
             else:
-                load = (1 - last_bank) if double else 0
-                sk = (key, first_slice)
-                filt = sizes.get(sk)
-                if filt is None:
-                    filt = sizes[sk] = float(C.transfer_bytes(arch, 1, tile_chunk_size(arch, geo, t,
-                                                                                       bool(geo.bias))))
-                cache[load] = key
-                last_bank = load
-        ck = (si, filt, region, not bypass and not hit)
+                load = True
+        else:
+            load = (half1 if last_bank else half0) != key
+        if load:
+            last_bank = (1 - last_bank) if double else 0
+            if last_bank:
+                half1 = key
+            else:
+                half0 = key
+            sk = (key, first_slice)
+            filt = sizes.get(sk)
+            if filt is None:
+                filt = sizes[sk] = float(C.transfer_bytes(arch, 1, tile_chunk_size(arch, geo, t, bool(geo.bias))))
+        ck = (si, load, filt, region)
         tc = made.get(ck)
         if tc is None:
             (read, nwords, write, stream, pe_cyc, fill, macs, mult, payload, wpayload, psum_in,
              psum_out) = costed[si]
-            if ck[3]:
+            if load:
                 nwords += w_wread
             tc = made[ck] = TileCost(read, filt, write, nwords * bits / 8, stream, pe_cyc, fill, macs, mult,
                                      payload, wpayload, psum_in, psum_out, sb_in, region)
@@ -396,7 +404,19 @@ def _arch_key_cached(arch) -> str:
 
 
 def _arch_key(arch) -> str:
-    return _arch_key_cached(arch)
+    """The architecture's JSON, memoised per object (Arch is immutable; hashing a pydantic model walks every
+    field, which cost more than the lookup it keys: `group_cost` asks once per group)."""
+    hit = _ARCH_KEYS.get(id(arch))
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    if len(_ARCH_KEYS) >= 256:
+        _ARCH_KEYS.clear()
+    key = _arch_key_cached(arch)
+    _ARCH_KEYS[id(arch)] = (arch, key)
+    return key
+
+
+_ARCH_KEYS: dict[int, tuple] = {}
 
 
 class Memo:

@@ -16,10 +16,15 @@ stream buffer that can cost more than the overlap hides (the `tiny` architecture
 half-bank tiles against 168 whole-buffer ones, 24% slower). For every group whose whole-buffer plan has fewer
 tiles, the pass compares the two with the fast estimate's closed form (`simulator.estimate`: the cycle model's
 per-tile costs, the architecture's DDR bandwidth and latency included): half-bank tiles whose first tile waits
-and whose other reads are prefetched, against whole-buffer tiles that all wait, and keeps the faster. It is
-off by default because the cost models that re-derive the compiler's plan outside it
-(`hw_models.optimizer.NetworkCost`, `nas.codesign.cellcost`) assume half-bank tiles everywhere and plans that
-do not depend on the DDR (`hw_models.optimizer.PLAN_FREE_FIELDS`).
+and whose other reads are prefetched, against whole-buffer tiles that all wait, and keeps the faster.
+
+It stays off at -O2 on measurement (docs/optimizer.md, "whole-buffer"): on all 18 zoo networks at -O2 on
+a10_generic and dla_alexnet_a10 (and GoogLeNet on bench/archs/dla_googlenet_a10.toml) it changes no group, so
+it gains nothing there; it pays only on small stream buffers (tiny SqueezeNet 16%; about 45% of random
+optimiser candidates, 2.5-2.9% on average, up to 43%, one 0.9% loss: the choice is made group by group). On,
+its choice would depend on every field the closed form reads (DDR, clock, lanes, interleaving, aux widths:
+all of `hw_models.optimizer.PLAN_FREE_FIELDS`), so the optimiser would have to re-make it per candidate on
+each shared plan, and `nas.codesign.cellcost`, which re-tiles cached plans with half-bank tiles, likewise.
 """
 from __future__ import annotations
 
