@@ -9,7 +9,7 @@
 Cost model. `NetworkCost` is the simulator's memoised fast estimate (`simulator.estimate`) with one more level
 of memoisation: the compiler's planning (fusion, tiling, memory plan), which is 90% of an estimate's time, is
 shared by every architecture with the same *planning key*, i.e. the same values of every field the compiler's
-passes and lowering read. Fields they do not read (`PLAN_FREE_FIELDS`: clock, DDR timing, lanes, PE
+passes and lowering read (the precision only as its feature width and int8 flag). Fields they do not read (`PLAN_FREE_FIELDS`: clock, DDR timing, lanes, PE
 interleaving, DSP limit, exit FIFO depth, auxiliary-kernel widths) vary without re-planning; each
 architecture is costed from the shared plan by `simulator.estimate.estimate_planned`, so the result equals
 `estimate(graph, arch).cycles` exactly (tests/hw_models/test_optimizer.py checks it on random architectures).
@@ -49,8 +49,15 @@ PLAN_FREE_FIELDS = ("name", "description", "notes", "clock_mhz", "ddr.bandwidth_
 
 
 def planning_key(arch: Arch) -> str:
-    """JSON of the architecture without `PLAN_FREE_FIELDS`: equal keys give equal compiler plans."""
+    """JSON of the architecture without `PLAN_FREE_FIELDS`, its precision reduced to what planning reads: equal
+    keys give equal compiler plans.
+
+    The compiler's planning reads the precision only through the feature width (the tiler's raw partial-sum words
+    per entry, the memory plan's tensor sizes) and whether it is int8 (int8-only operator support); the filter
+    format enters the estimate's chunk sizes, which are costed per architecture. So bfp16, bfp11 and fp16
+    architectures that agree elsewhere share one plan (tests/hw_models/test_optimizer_speed.py)."""
     d = arch.model_dump(mode="json")
+    d["precision"] = [arch.precision_info.feature_bits, arch.precision == "int8"]
     for f in PLAN_FREE_FIELDS:
         *path, leaf = f.split(".")
         targets = [d]
