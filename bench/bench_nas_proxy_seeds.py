@@ -6,7 +6,8 @@ On random cells of NASLib's CIFAR-10 sample, recomputes the network proxies with
 (NB201 index + 100000) and another minibatch (`cifar10_batch(64, seed=1)`) and prints the Spearman rho between
 the committed scores (seed A: index, batch seed 0) and the new ones (seed B), and of each with NASLib's scores.
 A proxy whose agreement with NASLib is as low as its agreement with itself under a new seed differs from NASLib
-only by seed noise.
+only by seed noise. The last columns score the same cells (seed A) on the benchmark-convention network (conv
+without bias, affine BN; `convention="benchmark"`) instead of the zero-cost reference model our scores use.
 """
 from __future__ import annotations
 
@@ -22,9 +23,10 @@ import torch  # noqa: E402
 from scipy.stats import spearmanr  # noqa: E402
 
 from nas.data import DATA_DIR, naslib_zc  # noqa: E402
-from nas.proxies import cifar10_batch, nb201_proxies  # noqa: E402
+from nas.proxies import cifar10_batch, nb201_proxies, score_network  # noqa: E402
 from nas.proxies.batch import read_scores  # noqa: E402
 from nas.proxies.report import NASLIB_NAME, rank_ready  # noqa: E402
+from nas.spaces.nb201_torch import make_network  # noqa: E402
 
 NAMES = ["grad_norm", "snip", "grasp", "fisher", "jacob_cov", "naswot"]
 
@@ -43,18 +45,27 @@ def main() -> int:
     batch = cifar10_batch(64, seed=1)
     t0 = time.perf_counter()
     new = {n: [] for n in NAMES}
+    bench = {n: [] for n in NAMES}
+    batch_a = cifar10_batch(64, seed=0)
     for k in ks:
         i = int(d["index"][k])
         r = nb201_proxies(i, NAMES, seed=i + 100000, batch=batch)
+        rb = score_network(make_network(i, seed=i, convention="benchmark"), batch_a, NAMES)
         for n in NAMES:
             new[n].append(r[n])
-    print(f"{a.cells} NASLib CIFAR-10 cells (draw seed {a.seed}); Spearman rho between score sets")
-    print(f"{'proxy':<10} {'A vs B':>7} {'A vs NASLib':>12} {'B vs NASLib':>12}")
+            bench[n].append(rb[n])
+    rows = [pos[d["arch_str"][k]] for k in ks]
+    val = np.asarray(theirs["val_accuracy"])[rows]
+    print(f"{a.cells} NASLib CIFAR-10 cells (draw seed {a.seed}); Spearman rho between score sets, and of each "
+          f"with NASLib's validation accuracy")
+    print(f"{'proxy':<10} {'A vs B':>7} {'A vs NASLib':>12} {'B vs NASLib':>12} {'A-bench vs NASLib':>18}   "
+          f"{'acc: A':>7} {'A-bench':>8} {'NASLib':>7}")
     for n in NAMES:
-        sa, sb = rank_ready(d[n][ks]), rank_ready(np.array(new[n]))
-        t = rank_ready(np.asarray(theirs[NASLIB_NAME.get(n, n)])[[pos[d["arch_str"][k]] for k in ks]])
+        sa, sb, sc = rank_ready(d[n][ks]), rank_ready(np.array(new[n])), rank_ready(np.array(bench[n]))
+        t = rank_ready(np.asarray(theirs[NASLIB_NAME.get(n, n)])[rows])
         print(f"{n:<10} {spearmanr(sa, sb).statistic:7.3f} {spearmanr(sa, t).statistic:12.3f} "
-              f"{spearmanr(sb, t).statistic:12.3f}")
+              f"{spearmanr(sb, t).statistic:12.3f} {spearmanr(sc, t).statistic:18.3f}   "
+              f"{spearmanr(sa, val).statistic:7.3f} {spearmanr(sc, val).statistic:8.3f} {spearmanr(t, val).statistic:7.3f}")
     print(f"{time.perf_counter() - t0:.0f} s wall for {a.cells} cells")
     return 0
 
