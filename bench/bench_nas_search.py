@@ -24,6 +24,20 @@ from nas.strategies.run import (SearchSpec, curve_milestones, feasible_optimum, 
 from nas.strategies.scores import ProxyScorer  # noqa: E402
 
 
+def repeat_share(store: str, prefix: str, seeds) -> float:
+    """Mean share of a study's trials that re-propose a cell it already trained (each still counts as one
+    trained model, as a benchmark query does)."""
+    from nas.runtime import TrialStore
+    from nas.strategies.run import study_name
+
+    shares = []
+    with TrialStore(store, readonly=True) as st:
+        for seed in seeds:
+            idx = [t.config["index"] for t in st.trials(st.study(study_name(prefix, seed)))]
+            shares.append(1 - len(set(idx)) / len(idx))
+    return sum(shares) / len(shares)
+
+
 def variants(proxy: str, budget: int) -> dict[str, SearchSpec]:
     out = {"rs": SearchSpec("rs", budget=budget), f"rs +warmup": SearchSpec("rs", budget=budget, warmup=proxy)}
     for s in ("ae", "rl"):
@@ -68,6 +82,9 @@ def main() -> int:
     print("\ntrained models until the mean best accuracy reaches a target (>B: not within the budget), and the "
           "share of seeds that found the best cell:")
     print(format_milestones(curve_milestones(curves, [93.5, 94.0, 94.2, 94.3], opt), opt))
+    print("\nshare of trials that re-propose a cell the study already trained:")
+    for label in curves:
+        print(f"  {label:<20} {100 * repeat_share(store, label.replace(' ', '_'), seeds):5.1f} %")
     constrained = {}
     limits = [("fpga", m) for m in a.latency_max]
     if Path(a.overlay_table).is_file():
@@ -80,7 +97,8 @@ def main() -> int:
                 name = f"{s}{' +zc' if guided else ''} {Path(source).stem}<={limit:g}ms"
                 runs = run_searches(spec, store, seeds, prefix=name.replace(" ", "_").replace("<=", "le"),
                                     scorer=scorer, resume=True)
-                constrained[name] = (list(runs.values()), feasible_optimum(spec))
+                constrained[name] = (list(runs.values()), feasible_optimum(spec),
+                                     repeat_share(store, name.replace(" ", "_").replace("<=", "le"), seeds))
     if constrained:
         import numpy as np
         from scipy.stats import spearmanr
@@ -99,10 +117,11 @@ def main() -> int:
                   f"top-20 mean {acc[top].mean():.2f} max {acc[top].max():.2f} (best feasible {acc[ok].max():.2f})")
         print("\nlatency-constrained (only cells within the limit are proposed):")
         print(format_curve_table({k: v[0] for k, v in constrained.items()}, budgets))
-        for k, (runs, best) in constrained.items():
+        for k, (runs, best, rep) in constrained.items():
             m = curve_milestones({k: runs}, [best - 0.5], best)[0]
             print(f"  {k}: best feasible accuracy {best:.2f}; {100 * m['found_optimum']:.0f} % of seeds found it; "
-                  f"mean within 0.5 of it after {m['reach'][best - 0.5] or '>' + str(m['budget'])} trained models")
+                  f"mean within 0.5 of it after {m['reach'][best - 0.5] or '>' + str(m['budget'])} trained models; "
+                  f"{100 * rep:.0f} % of trials repeat a trained cell")
     print(f"\n{time.perf_counter() - t0:.0f} s for all studies (store {store})")
     if a.plot:
         from nas.runtime.plots import plot_search_curves, save_figure
