@@ -9,10 +9,11 @@ overlay the optimiser tailors to GoogLeNet on the Arria 10 GX 1150, next to the 
 Writes out/optimizer/googlenet_opt.toml. Wall and CPU seconds are both printed with the load average: on the
 shared 2-core machine the search gets a fraction of one core.
 
-`--baseline REV` also runs a fixed-length search (`--candidates`, seed 0: the same candidates in the same order)
-with the per-tile cost code of simulator/estimate.py at git revision REV (`_tile_costs`, `_config_words`,
-`_arch_key`; the rest of the estimate is today's), alternating with today's code, and checks that both give the
-same candidates, fps and front: the speed-up on the same load, and the exactness of the new code.
+`--baseline REV` also runs fixed-length searches (`--candidates`, seed 0) round-robin with today's code: with the
+per-tile cost code of simulator/estimate.py at git revision REV (`_tile_costs`, `_config_words`, `_arch_key`;
+the rest of the estimate is today's) and plans keyed by precision name, as before; and with only those tile
+costs, which must visit the same candidates and give the same fps and front as today's (checked): the speed-up
+on the same load, and the exactness of the new code.
 """
 from __future__ import annotations
 
@@ -69,64 +70,74 @@ def load_baseline(rev: str):
 
 
 class swapped:
-    """Context: simulator.estimate uses the baseline module's per-tile cost functions (memos cleared around)."""
+    """Context: simulator.estimate uses the baseline module's per-tile cost functions (memos cleared around);
+    with `by_name`, the optimiser's plans are also keyed by the precision's name (the planning key before it
+    read only the feature width and the int8 flag)."""
 
-    def __init__(self, baseline):
-        self.baseline = baseline
+    def __init__(self, baseline, by_name: bool = False):
+        self.baseline, self.by_name = baseline, by_name
 
     def __enter__(self):
+        import hw_models.optimizer as O
         import simulator.estimate as E
 
         self.saved = {n: getattr(E, n) for n in BASELINE_NAMES}
+        self.key = O.planning_key
         for n in BASELINE_NAMES:
             setattr(E, n, getattr(self.baseline, n))
+        if self.by_name:
+            O.planning_key = lambda arch, _key=self.key: _key(arch) + arch.precision
         E.clear_memo()
 
     def __exit__(self, *exc):
+        import hw_models.optimizer as O
         import simulator.estimate as E
 
         for n, f in self.saved.items():
             setattr(E, n, f)
+        O.planning_key = self.key
         E.clear_memo()
 
 
 def compare_baseline(rev: str, candidates: int, base, g) -> None:
-    """Fixed-length searches with the baseline's and today's tile costs, alternating (same load); asserts equal
-    results."""
+    """Fixed-length searches (same seed) with the baseline's code, with only its tile costs, and with today's,
+    round-robin (same load). Today's and the tile-costs-only run visit the same candidates: their results must be
+    equal. The full baseline also keys plans by precision name, so its search takes other steps."""
     from hw_models.optimizer import optimize
     from simulator.estimate import clear_memo
 
     old = load_baseline(rev)
-    runs: dict[str, list] = {"baseline": [], "new": []}
+    arms = {"baseline (tile costs and plan key)": dict(by_name=True), "baseline tile costs only": dict(),
+            "today": None}
+    runs: dict[str, list] = {k: [] for k in arms}
     results = {}
     for rep in range(2):
-        for label in ("baseline", "new"):
+        for label, kw in arms.items():
             clear_memo()
-            if label == "baseline":
-                with swapped(old):
-                    res, wall, cpu = timed(optimize, [g], base, time_limit=1e9, max_candidates=candidates, seed=0,
-                                           precisions=("bfp16", "bfp11"))
+            call = lambda: timed(optimize, [g], base, time_limit=1e9, max_candidates=candidates, seed=0,  # noqa
+                                 precisions=("bfp16", "bfp11"))
+            if kw is None:
+                res, wall, cpu = call()
             else:
-                res, wall, cpu = timed(optimize, [g], base, time_limit=1e9, max_candidates=candidates, seed=0,
-                                       precisions=("bfp16", "bfp11"))
-            runs[label].append((wall, cpu, loadavg()))
+                with swapped(old, **kw):
+                    res, wall, cpu = call()
+            runs[label].append((wall, cpu, loadavg(), res.plans, res.evaluated))
             results[label] = res
-    a, b = results["baseline"], results["new"]
+    a, b = results["baseline tile costs only"], results["today"]
     same = ([e.genome for e in a.front] == [e.genome for e in b.front] and a.best.genome == b.best.genome
             and max(abs(x / y - 1) for e, f in zip(a.front, b.front) for x, y in zip(e.fps, f.fps)) <= 1e-12
             and a.evaluated == b.evaluated and a.plans == b.plans)
-    print(f"\n## Tile costs at {rev} (baseline) vs today, {candidates:,} GoogLeNet candidates (seed 0), two "
-          f"alternating runs each")
-    print(f"same candidates estimated ({b.evaluated:,}), plans ({b.plans}), best and front (fps within 1e-12): "
-          f"{'yes' if same else 'NO'}")
-    print("| code | run | wall s | CPU s | candidates/min wall | per CPU-minute | load average |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n## Code at {rev} (baseline) vs today, {candidates:,} GoogLeNet candidates (seed 0), runs round-robin")
+    print(f"baseline tile costs only vs today: same candidates estimated ({b.evaluated:,}), plans ({b.plans}), best "
+          f"and front (fps within 1e-12): {'yes' if same else 'NO'}")
+    print("| code | run | wall s | CPU s | candidates/min wall | per CPU-minute | plans | estimated | load average |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for label, rs in runs.items():
-        for i, (wall, cpu, la) in enumerate(rs):
+        for i, (wall, cpu, la, plans, n_est) in enumerate(rs):
             print(f"| {label} | {i + 1} | {wall:.1f} | {cpu:.1f} | {60 * candidates / wall:,.0f} | "
-                  f"{60 * candidates / cpu:,.0f} | {la} |")
+                  f"{60 * candidates / cpu:,.0f} | {plans} | {n_est:,} | {la} |")
     if not same:
-        raise SystemExit("baseline and today's tile costs disagree")
+        raise SystemExit("baseline tile costs and today's disagree")
 
 
 def whole_buffer_table(random_candidates: int = 60) -> None:
