@@ -79,14 +79,7 @@ def consumers(g: Graph) -> dict[str, list[Node]]:
 
 def readers(g: Graph) -> dict[str, int]:
     """How many node inputs and graph outputs read each tensor."""
-    count: dict[str, int] = {}
-    for n in g.nodes:
-        for i in n.inputs:
-            if i:
-                count[i] = count.get(i, 0) + 1
-    for o in g.outputs:
-        count[o] = count.get(o, 0) + 1
-    return count
+    return g.reader_counts()
 
 
 def const_data(g: Graph, name: str) -> np.ndarray | None:
