@@ -69,7 +69,8 @@ def planning_key(arch: Arch) -> str:
 
 
 class NetworkCost:
-    """Latency of one graph on many architectures, equal to `simulator.estimate.estimate(graph, arch).cycles`.
+    """Latency of one graph on many architectures, equal to `simulator.estimate.estimate(graph, arch).cycles`
+    (with the same `on_chip`: the memory plan's stream-buffer hand-over, part of the plan, costed by default).
 
     Compiler plans (`simulator.estimate.plan_graph`) are memoised per planning key (at most `max_plans`, least
     recently used dropped); each architecture is then costed from its plan by `simulator.estimate.estimate_planned`
@@ -77,9 +78,11 @@ class NetworkCost:
     to the host, `host_reasons(arch)` gives the compiler's reason for each host node.
     """
 
-    def __init__(self, graph: Graph, *, opt_level: int = 2, name: str | None = None, max_plans: int = 512):
+    def __init__(self, graph: Graph, *, opt_level: int = 2, name: str | None = None, max_plans: int = 512,
+                 on_chip: bool = True):
         self.graph = graph
         self.opt_level = opt_level
+        self.on_chip = on_chip
         self.name = name or graph.name
         self.max_plans = max_plans
         self._plans: dict[str, Any] = {}
@@ -93,7 +96,7 @@ class NetworkCost:
         p = self._plans.pop(key, None)
         if p is None:
             t0 = time.perf_counter()
-            p = plan_graph(self.graph, arch, self.opt_level)
+            p = plan_graph(self.graph, arch, self.opt_level, self.on_chip)
             self.plans_made += 1
             self.plan_seconds += time.perf_counter() - t0
             if len(self._plans) >= self.max_plans:

@@ -21,8 +21,10 @@ Closed form of one group of tiles j = 1..T (cycles):
                because it waits for earlier writes (cfg.wait: every tile without the `tile` pass, the first
                tile of a group that reads the previous bundle's output from DDR); its config is not exposed
                (the config network runs bundles ahead, so it is fetched during the previous tile: ddr_{j-1});
-               with `on_chip`, a tile whose input the previous bundle hands over in the stream buffer does not
-               wait (the lowering clears cfg.wait) and pays only that bundle's drain when it reads nothing else;
+               with `on_chip` (the default; `on_chip=False` costs every hand-over through DDR), a tile whose
+               input the previous bundle hands over in the stream buffer does not wait (the lowering clears
+               cfg.wait) and pays only that bundle's drain when it reads nothing else, and that bundle writes
+               nothing to DDR;
                and consecutive tiles start at least config_j / ddr_bytes_per_cycle + DDR latency apart (the
                config reader fetches one bundle at a time), which binds for bundles shorter than the latency
 
@@ -154,10 +156,10 @@ class Estimate:
 
 
 # --- planning (the compiler's decisions) ---------------------------------------------------------------------------
-def _planned(graph: Graph, arch, opt_level: int, on_chip: bool = False):
+def _planned(graph: Graph, arch, opt_level: int, on_chip: bool = True):
     """The compiler's plan of `graph`: (planned graph, plan, schedule, group geometries, tile plans). With
-    `on_chip`, geometries whose input or result the memory plan keeps in the stream buffer carry `sb_in` /
-    `sb_out` (copies; the memoised geometries are not changed)."""
+    `on_chip` (the default, as the compiled program runs), geometries whose input or result the memory plan keeps
+    in the stream buffer carry `sb_in` / `sb_out` (copies; the memoised geometries are not changed)."""
     from dataclasses import replace
 
     from compiler.lowering.lower import plan_tiles
@@ -508,16 +510,16 @@ GRAPH_MEMO_SIZE = 4096
 
 
 def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, network: str | None = None,
-             memo: bool = True, on_chip: bool = False) -> Estimate:
+             memo: bool = True, on_chip: bool = True) -> Estimate:
     """Per-layer and total cycles of `graph` on `arch` at optimisation level `opt_level` (no program built).
 
     Group costs are memoised per (architecture, group geometry, tile plan); with `memo`, whole estimates are also
     memoised per (architecture, level, `graph_key`), so a search that revisits a network pays once.
 
-    `on_chip=True` also models the memory plan's on-chip hand-over (a single-tile result that the next bundle
-    reads from the stream buffer: no DDR write, no DDR read, no read latency), as the cycle model does; it is off
-    by default because the cost models that re-derive this estimate group by group
-    (`hw_models.optimizer.NetworkCost`, `nas.codesign.cellcost`) do not model it (docs/simulator.md section 3)."""
+    `on_chip` (the default) models the memory plan's on-chip hand-over (a single-tile result that the next bundle
+    reads from the stream buffer: no DDR write, no DDR read, no read latency), as the compiled program and the
+    cycle model do; `on_chip=False` costs every group's input and result through DDR (the estimate before the
+    hand-over was modelled; docs/simulator.md section 3 compares both with the cycle model)."""
     from hw_models.arch import Arch, load_arch
 
     a = arch if isinstance(arch, Arch) else load_arch(arch)
@@ -534,7 +536,7 @@ def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, net
     return est
 
 
-def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: bool = False) -> Estimate:
+def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: bool = True) -> Estimate:
     import time
 
     t0 = time.perf_counter()
@@ -546,7 +548,8 @@ def _estimate(graph: Graph, a, opt_level: int, network: str | None, on_chip: boo
 
 def estimate_planned(planned, a, *, network: str = "", batch: int = 1, plan_seconds: float = 0.0) -> Estimate:
     """The estimate of a graph already planned by `plan_graph` (on `a`, or on any architecture whose fields the
-    compiler reads are equal: `hw_models.optimizer.NetworkCost` shares one plan across such architectures)."""
+    compiler reads are equal: `hw_models.optimizer.NetworkCost` shares one plan across such architectures); the
+    on-chip hand-over is costed when the plan was made with `on_chip` (the geometries carry `sb_in` / `sb_out`)."""
     from compiler.lowering.memory import resolve
     from compiler.lowering.tiling import group_double_buffered
 
@@ -673,14 +676,15 @@ def _graph_batch(graph: Graph) -> int:
     return 1
 
 
-def estimate_latency(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, on_chip: bool = False) -> float:
+def estimate_latency(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, on_chip: bool = True) -> float:
     """Seconds per inference of the whole graph (the cost hook the searches call; `on_chip` as in `estimate`)."""
     return estimate(graph, arch, opt_level=opt_level, on_chip=on_chip).seconds
 
 
-def estimate_many(graph: Graph, archs: Iterable[Any], *, opt_level: int = 2) -> np.ndarray:
-    """Seconds of `graph` on each architecture (array form for architecture sweeps)."""
-    return np.array([estimate(graph, a, opt_level=opt_level).seconds for a in archs], dtype=np.float64)
+def estimate_many(graph: Graph, archs: Iterable[Any], *, opt_level: int = 2, on_chip: bool = True) -> np.ndarray:
+    """Seconds of `graph` on each architecture (array form for architecture sweeps; `on_chip` as in `estimate`)."""
+    return np.array([estimate(graph, a, opt_level=opt_level, on_chip=on_chip).seconds for a in archs],
+                    dtype=np.float64)
 
 
 # Public names of the building blocks (the architecture optimiser and the co-design cost plan once per planning

@@ -17,6 +17,14 @@ and T2(x, y) = total of [x, y]:
 
 (exact: the first tile's header and the last tile's drain cancel in the telescoping sum; see `_pair_costs`).
 
+The estimate's default on-chip hand-over (the memory plan keeps a single-tile result in the stream buffer for
+the next single-tile group: no DDR write, no DDR read, no wait) changes only the producer's write and the
+consumer's read/config fields. Those enter that pair's T2 and the one-tile terms T1, and T1 is a sum of an
+input part and an output part; so a handed-over pair changes the total by exactly T2(x', y') - T2(x, y) (x' with
+the hand-over out, y' with it in), however many neighbours hand over too. Whether a pair hands over depends on
+the graph (nobody else reads the tensor, ...: the pair feature carries it, `handover_view`) and on the
+architecture's tiles (`hands_over`, evaluated per architecture), so B(pair) is costed with or without it.
+
 So the plan of each distinct pruned cell network is made once per *plan class* (pool kernel on or off; every
 other parameter of the co-design space leaves the fusion and the schedule unchanged, which
 tests/nas/test_codesign_cellcost.py checks against `estimate()` on sampled pairs) and stored as a sequence of
@@ -78,7 +86,7 @@ ARCH_PASSES = ("winograd", "direct-wide", "matvec-columns")
 def _planned(graph, arch: Arch):
     from simulator.estimate import plan_graph as planned
 
-    return planned(graph, arch, 2)
+    return planned(graph, arch, 2, False)     # planning only: the hand-over is decided per architecture
 
 
 def _signature(g2, grp, c_off: int, native: bool) -> tuple:
@@ -96,11 +104,48 @@ def _signature(g2, grp, c_off: int, native: bool) -> tuple:
 
 @dataclass
 class CellPlan:
-    """One cell network's schedule as (signature key, reads-previous-output) per group, in execution order."""
+    """One cell network's schedule as (signature key, reads-previous-output, hand-over view) per group, in
+    execution order. `views[i]` is the (n, c, h, w) view of the previous group's output when the graph lets the
+    memory plan hand it to group i in the stream buffer (`handover_view`), else None."""
 
     sigs: list[tuple]
     reads_prev: list[bool]
     names: list[str]
+    views: list[tuple | None] = field(default_factory=list)
+
+
+def handover_view(g2, sched, u, v, readers: dict[str, int], parents: set[str]) -> tuple | None:
+    """The view (n, c, h, w) of group `u`'s output when the graph allows the memory plan to hand it to the next
+    group `v` in the stream buffer, else None: the graph conditions of `compiler.lowering.memory.choose_resident`
+    (`v` reads it as its input, not as its operand; nobody else reads it; not a graph output, window or window
+    parent). Whether it is handed over also depends on the architecture's tiles (`hands_over`)."""
+    t = u.group.output
+    if (v.group.input != t or v.group.operand == t or readers.get(t, 0) != 1 or t in g2.outputs
+            or t in sched.windows or t in parents):
+        return None
+    return tuple(int(x) for x in sched.views[t])
+
+
+def hands_over(arch: Arch, tu, tv, view: tuple | None) -> bool:
+    """The tile conditions of `compiler.lowering.memory.choose_resident` for a graph-eligible pair (`view` not
+    None): double buffering, both groups one tile without partial sums and within one bank, the consumer's tile
+    the whole tensor, the tensor within one bank."""
+    if view is None or tu is None or tv is None:
+        return False
+    sb, cv = arch.stream_buffer, arch.pe_array.c_vector
+    if sb.banks < 2:
+        return False
+    bank = sb.depth // sb.banks
+    if len(tu.tiles) != 1 or len(tv.tiles) != 1 or tu.psum or tv.psum:
+        return False
+    if tu.sb_entries > bank or tv.sb_entries > bank:
+        return False
+    n, c, h, w = view
+    x = tv.tiles[0]
+    if (x.rows[0].a, x.rows[0].b, x.cols[0].a, x.cols[0].b) != (0, h, 0, w) or x.blk0 != 0 or \
+            x.blk1 != -(-c // cv) or (x.n0, x.n1) != (0, n):
+        return False
+    return n * -(-c // cv) * h * w <= bank
 
 
 def plan_cell(ops: Sequence[int], ref: Arch) -> tuple[CellPlan, Any]:
@@ -112,8 +157,14 @@ def plan_cell(ops: Sequence[int], ref: Arch) -> tuple[CellPlan, Any]:
     if len(weights) != len(set(weights)):
         raise UserError(f"NB201 cell {nb201.to_str(ops)}: groups share weights; the co-design model assumes they "
                         "do not (the estimate's cross-group filter-cache walk is not decomposed)")
-    sigs, reads_prev, names = [], [], []
-    prev_root = None
+    sigs, reads_prev, names, views = [], [], [], []
+    readers: dict[str, int] = {}
+    for n in g2.nodes:
+        for i in n.inputs:
+            if i:
+                readers[i] = readers.get(i, 0) + 1
+    parents = {w.parent for w in sched.windows.values()}
+    prev_root = prev_unit = None
     for u in sched.units:
         if u.kind == "host":
             raise UserError(f"NB201 cell {nb201.to_str(ops)} sends node(s) to the host on {ref.name}; the "
@@ -123,9 +174,10 @@ def plan_cell(ops: Sequence[int], ref: Arch) -> tuple[CellPlan, Any]:
         sigs.append(_signature(g2, u.group, out_loc.c, native))
         reads = {resolve(x, sched.windows).root for x in u.reads}
         reads_prev.append(prev_root is not None and prev_root in reads)
+        views.append(None if prev_unit is None else handover_view(g2, sched, prev_unit, u, readers, parents))
         names.append(u.name)
-        prev_root = out_loc.root
-    return CellPlan(sigs, reads_prev, names), (g2, plan, sched)
+        prev_root, prev_unit = out_loc.root, u
+    return CellPlan(sigs, reads_prev, names, views), (g2, plan, sched)
 
 
 # --- the per-class tables -----------------------------------------------------------------------------------------
@@ -134,7 +186,8 @@ class ClassTable:
     """Everything arch-independent about one plan class.
 
     `codes`: canonical cell codes planned (row order of `counts`); `sig_keys`: signature keys; `reps`: for each
-    signature, (representative cell code, group name); `pairs`: (sig, sig', reads) per pair feature; `counts`:
+    signature, (representative cell code, group name); `pairs`: (sig, sig', reads, hand-over view or None) per
+    pair feature (`CellPlan.views`: whether the graph lets the first group's output stay on chip); `counts`:
     sparse (cells x features) with features [U(sig) for sig] + [B(pair) for pair] + [head(sig) for `heads`] +
     [tail(sig) for `tails`] (the first and last group of a network: the stem and the classifier, possibly fused
     with the first cell's first operation).
@@ -145,7 +198,7 @@ class ClassTable:
     codes: np.ndarray
     sig_keys: list[tuple]
     reps: list[tuple[int, str]]
-    pairs: list[tuple[int, int, bool]]
+    pairs: list[tuple[int, int, bool, tuple | None]]
     counts: sp.csr_matrix
     heads: list[int]
     tails: list[int]
@@ -173,8 +226,8 @@ def build_class_table(cls: str, ref: Arch, cells: Sequence[Sequence[int]] | None
                     if cell_allowed(tuple(int(k) for k in ops), cls)})
     sig_index: dict[tuple, int] = {}
     reps: list[tuple[int, str]] = []
-    pair_index: dict[tuple[int, int, bool], int] = {}
-    rows: list[tuple[list[int], list[bool]]] = []
+    pair_index: dict[tuple, int] = {}
+    rows: list[tuple[list[int], list[bool], list]] = []
     for k, code in enumerate(codes):
         cp, _ = plan_cell(nb201.from_code(code), ref)
         ids = []
@@ -183,23 +236,23 @@ def build_class_table(cls: str, ref: Arch, cells: Sequence[Sequence[int]] | None
                 sig_index[key] = len(reps)
                 reps.append((code, name))
             ids.append(sig_index[key])
-        rows.append((ids, cp.reads_prev))
+        rows.append((ids, cp.reads_prev, cp.views))
         if progress:
             progress(k + 1, len(codes))
-    for ids, flags in rows:
-        for a, b, r in zip(ids, ids[1:], flags[1:]):
-            pair_index.setdefault((a, b, bool(r)), len(pair_index))
+    for ids, flags, views in rows:
+        for a, b, r, w in zip(ids, ids[1:], flags[1:], views[1:]):
+            pair_index.setdefault((a, b, bool(r), w), len(pair_index))
     n_sig, n_pair = len(reps), len(pair_index)
-    heads = sorted({ids[0] for ids, _ in rows})
-    tails = sorted({ids[-1] for ids, _ in rows})
+    heads = sorted({ids[0] for ids, _, _ in rows})
+    tails = sorted({ids[-1] for ids, _, _ in rows})
     base_h, base_t = n_sig + n_pair, n_sig + n_pair + len(heads)
     data, ri, ci = [], [], []
-    for r, (ids, flags) in enumerate(rows):
+    for r, (ids, flags, views) in enumerate(rows):
         feats: dict[int, int] = {}
         for s in ids:
             feats[s] = feats.get(s, 0) + 1
-        for a, b, f in zip(ids, ids[1:], flags[1:]):
-            j = n_sig + pair_index[(a, b, bool(f))]
+        for a, b, f, w in zip(ids, ids[1:], flags[1:], views[1:]):
+            j = n_sig + pair_index[(a, b, bool(f), w)]
             feats[j] = feats.get(j, 0) + 1
         feats[base_h + heads.index(ids[0])] = 1
         feats[base_t + tails.index(ids[-1])] = 1
@@ -239,6 +292,7 @@ class CellCostModel:
         self._geo: dict[tuple[str, str], list[_Geo]] = {}
         self.arch_seconds = 0.0
         self.archs_costed = 0
+        self.handovers = 0          # pair features costed with the on-chip hand-over (all architectures)
 
     def _geometries(self, t: ClassTable, arch: Arch) -> list[_Geo]:
         from compiler.lowering.geometry import group_geometry
@@ -321,14 +375,24 @@ class CellCostModel:
                 wait = (not geos[s].double_buffer) or psum_wait(ts[j - 1], ts[j])
                 u += t2(ts[j - 1], ts[j], wait)
             v[s] = u
-        for j, (a, b, reads) in enumerate(t.pairs):
+        for j, (a, b, reads, view) in enumerate(t.pairs):
             if tiles[a] is None or tiles[b] is None:
                 v[n_sig + j] = np.nan
                 continue
             x, y = tiles[a][-1], tiles[b][0]
-            # as the estimate: a group waits when it is not double buffered, when the previous one was not, or
-            # when it reads the previous group's output (not its partial sums)
-            wait = (not geos[b].double_buffer) or (not geos[a].double_buffer) or (reads and not x.psum_out)
+            if hands_over(arch, geos[a].tp, geos[b].tp, view):
+                # the memory plan keeps a's (single-tile) result in the stream buffer for b: a writes nothing, b
+                # reads nothing of it and does not wait for it. Those fields enter only this pair's terms and the
+                # one-tile terms, which add up per flag, so the network's total changes by exactly
+                # T2(x with sb_out, y with sb_in) - T2(x, y): this feature's value (module docstring)
+                x = self._flagged(arch, geos[a], sb_out=True).tiles[-1]
+                y = self._flagged(arch, geos[b], sb_in=True).tiles[0]
+                self.handovers += 1
+                wait = (not geos[b].double_buffer) or (not geos[a].double_buffer)
+            else:
+                # as the estimate: a group waits when it is not double buffered, when the previous one was not,
+                # or when it reads the previous group's output (not its partial sums)
+                wait = (not geos[b].double_buffer) or (not geos[a].double_buffer) or (reads and not x.psum_out)
             v[n_sig + j] = t2(x, y, wait)
         base_h = n_sig + len(t.pairs)
         for j, s in enumerate(t.heads):
@@ -338,6 +402,13 @@ class CellCostModel:
         self.arch_seconds += time.perf_counter() - t0
         self.archs_costed += 1
         return v
+
+    @staticmethod
+    def _flagged(arch: Arch, g: _Geo, **flags):
+        from simulator.estimate import group_cost
+
+        return group_cost(arch, replace(g.geo, **flags), g.tp, name=g.name, op=g.op,
+                          lane=g.c_off % arch.pe_array.c_vector, batch=g.reuse, native=g.native)
 
     def capacity_errors(self, arch: Arch) -> list[str]:
         """Why groups of the arch's plan class do not tile on `arch` (empty: every group tiles). On such an
@@ -365,7 +436,7 @@ class CellCostModel:
 
 
 # --- disk cache ---------------------------------------------------------------------------------------------------
-FORMAT = 1
+FORMAT = 2          # 2: pair features carry the hand-over view (the on-chip hand-over is costed)
 
 
 def cache_dir() -> Path:
@@ -392,8 +463,8 @@ def row_of(t: ClassTable, ops: Sequence[int]) -> np.ndarray | None:
     row = np.zeros(t.n_features)
     for s in ids:
         row[s] += 1
-    for a, b, f in zip(ids, ids[1:], cp.reads_prev[1:]):
-        j = pair_ids.get((a, b, bool(f)))
+    for a, b, f, w in zip(ids, ids[1:], cp.reads_prev[1:], cp.views[1:]):
+        j = pair_ids.get((a, b, bool(f), w))
         if j is None:
             return None
         row[n_sig + j] += 1

@@ -150,6 +150,7 @@ def test_estimate_agrees_with_the_cycle_model(compiled, name, arch, opt):
     assert sum(x.bundles for x in e.layers) == len(p.bundles)
     assert e.cycles == pytest.approx(tl.total_cycles, rel=0.05)
     assert e.macs == rep.macs
+    assert estimate(g, arch, opt_level=opt, on_chip=False).cycles >= e.cycles     # the option without hand-over
 
 
 TAILORED = Path(__file__).resolve().parents[2] / "bench" / "archs" / "dla_googlenet_a10.toml"
@@ -159,18 +160,20 @@ TAILORED = Path(__file__).resolve().parents[2] / "bench" / "archs" / "dla_google
     ("googlenet", TAILORED, 2, None, {}, 0.05),             # first-layer folding, wide columns, pools in branches
     ("mobilenet_v2", "a10_generic", 2, None, {}, 0.05),     # many single-tile hand-overs in the stream buffer
     ("alexnet", "dla_alexnet_a10", 2, (8, 3, 227, 227), {}, 0.05),   # batched FC: images in the columns
-    ("lstm_cell", "a10_generic", 2, (25, 1, 256), {"hidden": 256}, 0.06)])   # resident weights, 150 tiny bundles
+    ("lstm_cell", "a10_generic", 2, (25, 1, 256), {"hidden": 256}, 0.05)])   # resident weights, 150 tiny bundles
 def test_estimate_with_on_chip_hand_over_agrees(name, arch, opt, shape, options, rel):
-    """`on_chip=True` models the memory plan's stream-buffer hand-over; with it the estimate follows the cycle
-    model on the overlays and networks where the hand-over matters (docs/simulator.md section 3)."""
+    """The default estimate models the memory plan's stream-buffer hand-over (`on_chip=True`); with it the
+    estimate follows the cycle model on the overlays and networks where the hand-over matters (docs/simulator.md
+    section 3); `on_chip=False` charges the DDR round trips the program does not make."""
     a = load_arch(arch)
     g = build_ir(name, [shape] if shape else None, weights="none", **options)
     p = compile_model(g, a, opt_level=opt).program
     cyc = simulate_timing(p, events=False).total_cycles
-    e = estimate(g, a, opt_level=opt, on_chip=True)
+    e = estimate(g, a, opt_level=opt)
+    assert e.cycles == estimate(g, a, opt_level=opt, on_chip=True).cycles
     assert sum(x.bundles for x in e.layers) == len(p.bundles)
     assert e.cycles == pytest.approx(cyc, rel=rel)
-    assert estimate(g, a, opt_level=opt).cycles >= e.cycles          # without the hand-over: more DDR traffic
+    assert estimate(g, a, opt_level=opt, on_chip=False).cycles >= e.cycles  # without the hand-over: more DDR traffic
 
 
 def _fsdd(form: str, fraction: float | None):
@@ -190,20 +193,42 @@ def test_estimate_agrees_on_the_compression_study_lstms(form, fraction):
     """The FSDD LSTM as ONNX LSTM nodes (lower-rnn, resident recurrent weights), unrolled (every step's MatMul
     reads one shared weight tensor: resident too) and unrolled with 1/4-rank factorised matrices (two shared
     recurrent factors per layer): with the stream-buffer hand-over modelled (`on_chip`, what the compression
-    cost hook uses) the estimate is within 5% of the cycle model; without it, it charges the DDR round trips the
-    program does not make."""
+    cost hook uses, and the estimate's default) the estimate is within 5% of the cycle model; without it
+    (`on_chip=False`), it charges the DDR round trips the program does not make."""
     a = load_arch("a10_generic")
     g = _fsdd(form, fraction)
     p = compile_model(g, a, opt_level=2).program
     cyc = simulate_timing(p, events=False).total_cycles
-    e = estimate(g, a, on_chip=True, memo=False)
+    e = estimate(g, a, memo=False)
     assert sum(x.bundles for x in e.layers) == len(p.bundles)
     assert e.cycles == pytest.approx(cyc, rel=0.05)
-    assert estimate(g, a, memo=False).cycles >= e.cycles
+    assert estimate(g, a, on_chip=False, memo=False).cycles > e.cycles
     # every matrix (factor) is loaded once: the recurrent ones at step 1 of each layer, then resident
     loads = [d.layer for d in program_demands(p) if d.filt_en]
     assert len(loads) == 5 * (2 if fraction else 1)
     assert sum("t1/" in x or "t1_" in x for x in loads) == 2 * (2 if fraction else 1)
+
+
+NB201_CELLS = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|",
+               "|nor_conv_1x1~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
+               "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|none~1|avg_pool_3x3~2|",
+               "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"]
+
+
+@pytest.mark.parametrize("cell", NB201_CELLS)
+def test_default_estimate_agrees_on_nb201_cells(cell):
+    """NAS-Bench-201 cell networks (CIFAR-100 network of the co-design and the NAS overlay table): many small
+    single-tile groups hand over in the stream buffer; the default estimate is within 5% of the cycle model
+    (without the hand-over, `on_chip=False`, it was up to 27% high on 30 sampled cells)."""
+    from nas.spaces import nb201
+
+    g = nb201.build_ir(nb201.parse(cell), C=16, N=5, num_classes=100, image=32, batch=1)
+    p = compile_model(g, A10, opt_level=2).program
+    cyc = simulate_timing(p, events=False).total_cycles
+    e = estimate(g, A10, memo=False)
+    assert sum(x.bundles for x in e.layers) == len(p.bundles)
+    assert e.cycles == pytest.approx(cyc, rel=0.05)
+    assert estimate(g, A10, on_chip=False, memo=False).cycles >= e.cycles
 
 
 def test_estimate_memoises_group_costs_and_has_array_forms():
