@@ -11,6 +11,7 @@ Writes out/codesign/{sweep.npz, bench.db} and the figures docs/img/codesign_hv.p
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -127,7 +128,11 @@ def main() -> None:
 
     names = [x for x in args.strategies.split(",") if x]
     if names and args.seeds > 0:
-        store = out / f"bench_{args.trials}.db"
+        # one store per sweep (its normalisation bounds are part of every study's configuration): a new sweep
+        # after a cost-model change starts fresh instead of refusing to resume the old studies
+        tag = hashlib.sha256(json.dumps({k: list(map(float, v)) for k, v in sorted(sw.bounds.items())})
+                             .encode()).hexdigest()[:8]
+        store = out / f"bench_{args.trials}_{tag}.db"
         bar = progress(None, total=len(names) * args.seeds, desc="strategies", unit="run")
         t0 = time.perf_counter()
         bench = run_benchmark(js, sw, store, strategies=names, seeds=range(args.seeds), trials=args.trials,
