@@ -17,14 +17,7 @@ from nas.runtime import TrialStore
 from workloads.speech.data import SpeechData
 from workloads.speech.model import ModelConfig, SpeechModel, TrainConfig, matrix_specs
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Train and evaluate on one intra-op thread (restored afterwards): on a shared 2-core machine OpenMP
-    spin-waiting of a second thread makes these small models many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 TINY = ModelConfig(n_mels=8, hidden=16, layers=2, classes=4, frames=6)

@@ -25,14 +25,7 @@ def small_net(arch=CELL, seed=3, bn=True):
     return make_network(arch, seed=seed, C=4, N=1, convention="zc", bn=bn)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread for these small networks (restored after): on the shared, loaded machine two
-    spinning OpenMP threads made this file take 100 s of wall time for 30 s of CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

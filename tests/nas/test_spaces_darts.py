@@ -11,14 +11,7 @@ from nas.spaces import SpaceError, darts
 from nas.spaces.darts_torch import DartsNetwork, make_network
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread (restored after): two spinning OpenMP threads slow this file several-fold on the
-    shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def torch_counts(net: nn.Module, image: int = 32) -> tuple[int, int]:

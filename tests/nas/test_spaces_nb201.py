@@ -13,14 +13,7 @@ from nas.spaces import SpaceError, nb201
 from nas.spaces.nb201_torch import make_network
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """One intra-op thread (restored after): two spinning OpenMP threads slow this file several-fold on the
-    shared, loaded machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 CELLS = [

@@ -10,14 +10,7 @@ from workloads.speech.model import InvalidRankError, ModelConfig, SpeechModel, T
 from workloads.speech.train import evaluate, train
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Train and evaluate on one intra-op thread (restored afterwards): on a shared 2-core machine OpenMP
-    spin-waiting of a second thread makes these small models many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_fsdd_copy_is_complete_and_split_is_the_official_one():

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from compiler.cli import main
 from workloads.video_sr.degradation import DegradedClip, synthetic_clip
@@ -12,12 +11,7 @@ from workloads.video_sr.experiment import METHODS, ExperimentConfig, evaluate_cl
 from workloads.video_sr.kernels import load_kernels
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_degrade_estimate_restore(tmp_path, capsys):

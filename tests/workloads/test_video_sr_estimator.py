@@ -9,13 +9,7 @@ from workloads.video_sr.estimator import (TrainConfig, TrainedEstimator, estimat
 from workloads.video_sr.kernels import GaussianKernel, SRInputError, kernel_error, render
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The networks here are tiny: one intra-op thread is faster than two on a shared machine (restored after)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
 
 
 def test_features_ignore_brightness_and_contrast():
