@@ -101,15 +101,17 @@ class Graph:
                     result.setdefault(i, []).append(n)
         return result
 
-    def reader_counts(self) -> dict[str, int]:
-        """How many node inputs and graph outputs read each tensor (a tensor read twice by one node counts 2)."""
+    def reader_counts(self, include_outputs: bool = True) -> dict[str, int]:
+        """How many node inputs (and, unless told otherwise, graph outputs) read each tensor; a tensor read twice
+        by one node counts 2."""
         count: dict[str, int] = {}
         for n in self.nodes:
             for i in n.inputs:
                 if i:
                     count[i] = count.get(i, 0) + 1
-        for o in self.outputs:
-            count[o] = count.get(o, 0) + 1
+        if include_outputs:
+            for o in self.outputs:
+                count[o] = count.get(o, 0) + 1
         return count
 
     def node(self, name: str) -> Node:

@@ -580,6 +580,16 @@ def _toml_value(v: Any) -> str:
     raise TypeError(f"cannot write {v!r} to TOML")
 
 
+def result_header_lines(res, seed: int, *, label: str, fps_digits: int = 1) -> list[str]:
+    """The best candidate's fps and area and the search's size, as comment lines for a written architecture file."""
+    e = res.best
+    return [f"{label}: " + ", ".join(f"{m} {f:,.{fps_digits}f} fps" for m, f in zip(res.models, e.fps))
+            + f"; area {100 * e.area:.1f}% of the device ({e.resources['dsps']:,} DSPs, "
+              f"{e.resources['mem_blocks']:,} M20Ks, {e.resources['alms']:,} ALMs)",
+            f"search: {res.considered:,} candidates ({res.evaluated:,} estimated) in {res.seconds:.1f} s, "
+            f"seed {seed}; stopped: {res.stop_reason}"]
+
+
 def arch_to_toml(arch: Arch, header: Iterable[str] = ()) -> str:
     """The architecture as a TOML file `load_arch` reads back to an equal `Arch` (comment lines first)."""
     d = arch.model_dump(mode="json")
@@ -761,11 +771,7 @@ def run_optimize(args: argparse.Namespace) -> int:
                                          f"{', '.join(res.models)} ({res.objective})"})
         header = [f"written by `ovl arch optimize` for {', '.join(res.models)} on {base.device} within "
                   f"{budget.describe()}, objective {res.objective}",
-                  "simulated (fast estimate): " + ", ".join(f"{m} {f:,.1f} fps" for m, f in zip(res.models, e.fps))
-                  + f"; area {100 * e.area:.1f}% of the device ({e.resources['dsps']:,} DSPs, "
-                    f"{e.resources['mem_blocks']:,} M20Ks, {e.resources['alms']:,} ALMs)",
-                  f"search: {res.considered:,} candidates ({res.evaluated:,} estimated) in {res.seconds:.1f} s, "
-                  f"seed {args.seed}; stopped: {res.stop_reason}"]
+                  *result_header_lines(res, args.seed, label="simulated (fast estimate)")]
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(arch_to_toml(arch, header))
     if args.front:

@@ -111,11 +111,7 @@ def choose_resident(g: Graph, sched: Schedule, geos: dict, tiles: dict, arch) ->
     if sb.banks < 2:
         return {}
     bank = sb.depth // sb.banks
-    readers: dict[str, int] = {}
-    for n in g.nodes:
-        for i in n.inputs:
-            if i:
-                readers[i] = readers.get(i, 0) + 1
+    readers = g.reader_counts(include_outputs=False)
     parents = {w.parent for w in sched.windows.values()}
     out: dict[str, int] = {}
     for u, v in zip(sched.units, sched.units[1:]):

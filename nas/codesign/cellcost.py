@@ -158,11 +158,7 @@ def plan_cell(ops: Sequence[int], ref: Arch) -> tuple[CellPlan, Any]:
         raise UserError(f"NB201 cell {nb201.to_str(ops)}: groups share weights; the co-design model assumes they "
                         "do not (the estimate's cross-group filter-cache walk is not decomposed)")
     sigs, reads_prev, names, views = [], [], [], []
-    readers: dict[str, int] = {}
-    for n in g2.nodes:
-        for i in n.inputs:
-            if i:
-                readers[i] = readers.get(i, 0) + 1
+    readers = g2.reader_counts(include_outputs=False)
     parents = {w.parent for w in sched.windows.values()}
     prev_root = prev_unit = None
     for u in sched.units:

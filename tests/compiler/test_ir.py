@@ -112,3 +112,5 @@ def test_reader_counts_counts_node_inputs_and_graph_outputs():
     g = b.build([z, y])
     counts = g.reader_counts()
     assert counts[x] == 1 and counts[y] == 3 and counts[z] == 1
+    inner = g.reader_counts(include_outputs=False)
+    assert inner[x] == 1 and inner[y] == 2 and z not in inner

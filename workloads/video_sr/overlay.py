@@ -149,7 +149,7 @@ def tailor_arch(resolution: str = "360p->720p", base: str = "a10_generic", *, ti
     precision, clock and DDR); returns `(OptimizeResult, toml_text)` with the best architecture as TOML, named
     after `TAILORED[base]`."""
     from hw_models.arch import load_arch
-    from hw_models.optimizer import Budget, arch_to_toml, optimize
+    from hw_models.optimizer import Budget, arch_to_toml, optimize, result_header_lines
 
     if base not in TAILORED:
         raise SRInputError(f"base '{base}' has no tailored-architecture file; use one of {', '.join(TAILORED)}")
@@ -164,11 +164,7 @@ def tailor_arch(resolution: str = "360p->720p", base: str = "a10_generic", *, ti
                                          f"{resolution} (geometric-mean fps), from {base}"})
     header = [f"written by `bench/bench_sr.py --overlay` (workloads.video_sr.overlay.tailor_arch) for "
               f"{', '.join(res.models)} at {resolution} on {arch.device}, objective {res.objective}",
-              "fast estimate: " + ", ".join(f"{m} {f:,.2f} fps" for m, f in zip(res.models, e.fps))
-              + f"; area {100 * e.area:.1f}% of the device ({e.resources['dsps']:,} DSPs, "
-                f"{e.resources['mem_blocks']:,} M20Ks, {e.resources['alms']:,} ALMs)",
-              f"search: {res.considered:,} candidates ({res.evaluated:,} estimated) in {res.seconds:.1f} s, seed "
-              f"{seed}; stopped: {res.stop_reason}"]
+              *result_header_lines(res, seed, label="fast estimate", fps_digits=2)]
     return res, arch_to_toml(tailored, header)
 
 
