@@ -1,7 +1,7 @@
 """Simulated vs published: the DLA papers' headline numbers reproduced with the cycle model (issues 3 and 4).
 
     .venv/bin/python bench/paper_table.py            # full table and LSTM sweep (about two minutes)
-    .venv/bin/python bench/paper_table.py --quick    # skip the batch-96 AlexNet run and the batch-16 LSTM runs
+    .venv/bin/python bench/paper_table.py --quick    # skip the batch-96 AlexNet, batch-16 LSTM, batch-64 GoogLeNet runs
     .venv/bin/python bench/paper_table.py --agreement   # only the estimate vs cycle model table (docs/simulator.md)
 
 Rows (published figures: shared/reference/overlay.md sections 1-2; [V] read in the source, [R] recalled):
@@ -12,7 +12,11 @@ Rows (published figures: shared/reference/overlay.md sections 1-2; [V] read in t
    2 FLOP per MAC of the network as written (dense count: first-layer folding's zero taps and Winograd's saved
    multiplications are not counted).
 2. GoogLeNet on an overlay tailored to it (FPL'18, arXiv:1807.06434): ~900 fps on Arria 10 1150 [V]; batch and
-   precision unknown. The tailored overlay is bench/archs/dla_googlenet_a10.toml (reasoning in the file).
+   precision unknown. The tailored overlay is bench/archs/dla_googlenet_a10.toml (reasoning in the file); the
+   optimiser's best overlay (docs/optimizer.md) is bench/archs/googlenet_opt.toml. Both rows run at batch 1; the
+   GoogLeNet batch table below the main table gives both overlays at batches 1, 4, 16 and 64, whole network
+   batched and, as in the AlexNet row, convolutions per image with only the classifier batched, because the
+   published figure's batch is unknown (shared/reference/overlay.md section 8: "only usable as a range check").
 3. ResNet-101 -O0 vs -O2: 3x [V] (naive vs architecture-driven compilation). Batch 1.
 4. LSTM cells -O0 vs -O2: 12x [V]; the LSTM's size and batch are not published. A sweep of hidden sizes and
    batches of the zoo's lstm_cell (DeepBench: 25 steps) on a10_generic, with whether the recurrent weights
@@ -39,6 +43,7 @@ from simulator.timing import simulate_timing  # noqa: E402
 from workloads.zoo import ZOO, build_ir, count_macs  # noqa: E402
 
 TAILORED = ROOT / "bench" / "archs" / "dla_googlenet_a10.toml"
+OPTIMISED = ROOT / "bench" / "archs" / "googlenet_opt.toml"       # bench/bench_optimizer.py's best, unchanged
 
 
 def graph(name: str, batch: int, **options):
@@ -106,18 +111,51 @@ def alexnet(quick: bool) -> list[dict]:
 
 def googlenet() -> list[dict]:
     rows = []
-    for arch in (load_arch(TAILORED), load_arch(TAILORED).with_changes(precision="bfp16")):
+    for arch in (load_arch(TAILORED), load_arch(TAILORED).with_changes(precision="bfp16"), load_arch(OPTIMISED)):
         r, res = simulate("googlenet", arch, 2, 1)
         t = r.totals()
         conv1 = next(x for x in r.layers if x.name.startswith("conv1"))
         filt = sum(x.stalls.get("filters", 0) for x in r.layers) / r.total_cycles
         rows.append(row(f"GoogLeNet fps ({arch.name}, {arch.precision})", t["throughput_per_s"], 900, "img/s",
                         f"{arch.clock_mhz:g} MHz, {arch.precision}, k{arch.pe_array.k_vector} c{arch.pe_array.c_vector}"
-                        f" Winograd F(4,3), batch 1, -O2",
+                        f" lanes {arch.pe_array.lanes} Winograd F({arch.pe_array.q_vector},3), batch 1, -O2",
                         f"conv1 ({pass_note(res, 'fold-input')}) {100 * conv1.cycles / r.total_cycles:.0f}% of the "
                         f"cycles at {100 * util(arch, conv1):.0f}% PE utilisation; filter-load stalls "
                         f"{100 * filt:.0f}% of the cycles; {pass_note(res, 'concat-aux')}"))
     return rows
+
+
+def googlenet_batches(batches: tuple[int, ...]) -> list[tuple]:
+    """GoogLeNet throughput against batch on the tailored and the optimiser's overlay (-O2). Per batch N: the
+    whole network at batch N (every layer's filters loaded once per N images), and the convolutions at batch 1
+    with the classifier (the one FullyConnected layer) at batch N, as the AlexNet row batches its FC layers.
+    Also the cycle shares of the filter-load, feature-input and writer stalls, the PE array's busy share, and
+    the stall-free bound: the fps if every stall vanished (clock / busy cycles per image)."""
+    out = []
+    for path in (TAILORED, OPTIMISED):
+        a = load_arch(path)
+        r1, _ = simulate("googlenet", a, 2, 1)
+        conv1 = r1.total_cycles - sum(x.cycles for x in r1.layers if x.op == "FullyConnected")
+        for n in batches:
+            r = r1 if n == 1 else simulate("googlenet", a, 2, n)[0]
+            stalls = {k: sum(x.stalls.get(k, 0) for x in r.layers) / r.total_cycles
+                      for k in ("filters", "input", "output.writer")}
+            busy = sum(x.busy for x in r.layers)
+            fc = sum(x.cycles for x in r.layers if x.op == "FullyConnected") / n
+            out.append((a.name, a.precision, n, r.totals()["throughput_per_s"], a.clock_hz / (conv1 + fc),
+                        r.latency_s * 1e3, stalls, busy / r.total_cycles, a.clock_hz * n / busy))
+    return out
+
+
+def print_googlenet_batches(table: list[tuple]) -> None:
+    print("\nGoogLeNet fps against batch (-O2; published ~900 fps on Arria 10 1150, batch and precision unknown; "
+          "whole = every layer at batch N, FC only = convolutions per image + the classifier at batch N; stall "
+          "shares and PE busy share of the whole-network run; stall-free = clock / busy cycles per image):")
+    print(f"{'overlay':<18} {'prec':<5} {'batch':>5} {'whole fps':>9} {'FC only':>8} {'latency ms':>10} "
+          f"{'filters':>7} {'input':>6} {'writer':>6} {'PE busy':>7} {'stall-free fps':>14}")
+    for name, prec, n, fps, fps_fc, lat, st, busy, bound in table:
+        print(f"{name:<18} {prec:<5} {n:>5} {fps:>9.1f} {fps_fc:>8.1f} {lat:>10.2f} {100 * st['filters']:>6.1f}% "
+              f"{100 * st['input']:>5.1f}% {100 * st['output.writer']:>5.1f}% {100 * busy:>6.1f}% {bound:>14.1f}")
 
 
 def resnet101() -> list[dict]:
@@ -261,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{'loads -O0':>9} {'loads -O2':>9}")
     for h, n, fits, t0_, t2_, sp, l0, l2 in sweep:
         print(f"{h:>6} {n:>5} {'yes' if fits else 'no':>11} {t0_:>9.2f} {t2_:>8.2f} {sp:>7.1f}x {l0:>9} {l2:>9}")
+    print_googlenet_batches(googlenet_batches((1, 4, 16) if args.quick else (1, 4, 16, 64)))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     return 0
 
