@@ -85,9 +85,10 @@ def random_inputs(graph_or_program, seed: int = 0) -> dict[str, np.ndarray]:
 def run(model: Any, arch: Any = "a10_generic", *, opt_level: int = 2, batch: int | None = None,
         precision: str | None = None, functional: bool = False, compare: bool = False,
         inputs: Mapping[str, np.ndarray] | None = None, seed: int = 0, trace: str | Path | None = None,
-        network: str | None = None) -> SimResult:
+        network: str | None = None, accumulate: str | None = None) -> SimResult:
     """Simulate `model` on `arch`: cycle model and report always; with `functional`, the numerics on `inputs`
-    (seeded random when None); with `compare`, their error against onnxruntime in FP32 (needs a graph)."""
+    (seeded random when None); with `compare`, their error against onnxruntime in FP32 (needs a graph).
+    `accumulate` ("fp32", the default, or "fp64") is the functional simulator's accumulator type."""
     import time
 
     from compiler.compile import compile_model
@@ -111,7 +112,7 @@ def run(model: Any, arch: Any = "a10_generic", *, opt_level: int = 2, batch: int
     if functional or compare:
         feeds = dict(inputs) if inputs is not None else random_inputs(graph if graph is not None else program, seed)
         t2 = time.perf_counter()
-        res.outputs = FunctionalSimulator(program).run(feeds)
+        res.outputs = FunctionalSimulator(program, accumulate=accumulate).run(feeds)
         secs["functional"] = time.perf_counter() - t2
         if compare:
             if graph is None:

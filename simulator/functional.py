@@ -113,8 +113,13 @@ def _sbuf(s: Step) -> None:
 def _padded(blocked: np.ndarray, pt: int, pb: int, pl: int, pr: int, dtype) -> np.ndarray:
     """(n, cb, rows, width, cv) -> zero-padded logical (n, cb * cv, pt + rows + pb, pl + width + pr), one copy."""
     n, cb, h, w, cv = blocked.shape
-    out = np.zeros((n, cb * cv, pt + h + pb, pl + w + pr), dtype=dtype)
-    out[:, :, pt:pt + h, pl:pl + w] = blocked.transpose(0, 1, 4, 2, 3).reshape(n, cb * cv, h, w)
+    out = np.empty((n, cb * cv, pt + h + pb, pl + w + pr), dtype=dtype)
+    out.reshape(n, cb, cv, pt + h + pb, pl + w + pr)[:, :, :, pt:pt + h, pl:pl + w] = blocked.transpose(0, 1, 4, 2, 3)
+    if pt or pb or pl or pr:                 # zero only the border, not the whole array
+        out[:, :, :pt] = 0
+        out[:, :, pt + h:] = 0
+        out[:, :, pt:pt + h, :pl] = 0
+        out[:, :, pt:pt + h, pl + w:] = 0
     return out
 
 
@@ -214,13 +219,14 @@ def _conv(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t:
     if wts.shape[0] < k or wts.shape[1] != entries:
         raise s.fail(Module.PE_ARRAY, f"{k} filters of {entries} entries (c_count {c_count}, {kh}x{kw2} taps) do not "
                                       f"match the cached chunk of {wts.shape[0]} filters x {wts.shape[1]} entries")
-    w = wts[:k].reshape(k, cbf, kh, kw2, cv).transpose(0, 1, 4, 2, 3).reshape(k, cbf * cv, kh, kw2)[:, :c_count]
+    w = s.sim.filter_matrix(wts, k, cbf, kh, kw2, c_count, np.float32 if wino else acc_t)
     if p["k_per_group"] <= 0:
         raise s.fail(Module.PE_ARRAY, "k_per_group = 0")
     ko = p["k_first"] + np.arange(k)
     grp = ko // p["k_per_group"]
-    out = np.empty((xp.shape[0], k, g["oh"], g["ow"]), dtype=acc_t)
-    for gi in np.unique(grp):
+    groups = np.unique(grp)
+    out = None if len(groups) == 1 else np.empty((xp.shape[0], k, g["oh"], g["ow"]), dtype=acc_t)
+    for gi in groups:
         fs = np.flatnonzero(grp == gi)
         f0, f1 = int(fs[0]), int(fs[-1]) + 1
         t0 = int(gi) * p["c_per_group"] + p["c_offset"] - g["c_first"]
@@ -229,11 +235,19 @@ def _conv(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t:
                                           f"{t0 + g['c_first'] + c_count - 1}, outside the tile's channels "
                                           f"{g['c_first']}..{g['c_first'] + c_tile - 1}")
         xs = xp[:, t0:t0 + c_count]
+        wg = w[f0:f1]
+        same = s.sim.duplicate_filters(w, f0, f1) if acc_t is np.float32 else None
+        if same is not None:                 # each distinct filter once, then copied to its duplicates
+            wg = wg[same[0]]
         if wino:
-            out[:, f0:f1] = K.conv2d_winograd(xs, w[f0:f1], arch.pe_array.q_vector, g["sy"], g["dy"], g["oh"],
-                                              g["ow"])
+            r = K.conv2d_winograd(xs, wg, arch.pe_array.q_vector, g["sy"], g["dy"], g["oh"], g["ow"])
         else:
-            out[:, f0:f1] = K.conv2d(xs, w[f0:f1], g["sy"], g["sx"], g["dy"], g["dx"], g["oh"], g["ow"], acc_t)
+            r = K.conv2d(xs, wg, g["sy"], g["sx"], g["dy"], g["dx"], g["oh"], g["ow"], acc_t)
+        if same is not None:
+            r = r[:, same[1]]
+        if out is None:                      # one group: the product is the bundle's output (no copy)
+            return r.astype(acc_t, copy=False)
+        out[:, f0:f1] = r
     return out
 
 
@@ -352,9 +366,12 @@ def _elt(s: Step) -> None:
             r = ba - xa if f["swap"] else xa - ba
         s.stream = sat8(rshift_round(r, f["shift"]))
         return
-    bf = b.astype(np.float32)
-    lhs, rhs = (bf, x) if f["swap"] else (x, bf)
-    s.stream = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[op](lhs, rhs).astype(np.float32)
+    ufunc = {"add": np.add, "sub": np.subtract, "mul": np.multiply}[op]
+    if x.dtype == np.float32 and x.flags.writeable:      # the stream is this bundle's own array: update in place
+        s.stream = ufunc(b, x, out=x) if f["swap"] else ufunc(x, b, out=x)
+    else:
+        bf = b.astype(np.float32)
+        s.stream = (ufunc(bf, x) if f["swap"] else ufunc(x, bf)).astype(np.float32)
 
 
 @impl(Module.DEPTH_TO_SPACE)
@@ -389,7 +406,7 @@ def _fwrite(s: Step) -> None:
     if bool(f["raw"]) != s.raw:
         what = "raw partial sums" if s.raw else "features"
         raise s.fail(Module.FEATURE_WRITER, f"raw = {f['raw']} but the stream carries {what}")
-    vals = s.stream.astype(m.rdtype) if s.raw else store_features(m.arch, s.stream)
+    vals = s.stream.astype(m.rdtype, copy=False) if s.raw else store_features(m.arch, s.stream)
     cv = m.cv
     n, c, rows, width = want
     cf = f["c_first"]
@@ -402,14 +419,41 @@ def _fwrite(s: Step) -> None:
                      + width * cv * e)
         if m.weights_dirty:
             s.sim.forget_chunks()
-        dst[...] = _merge_lanes(dst, vals, cf, bool(f["zfill"]), cv)
+        _write_lanes(dst, vals, cf, bool(f["zfill"]), cv)
     if f["sb_en"]:
         if cf:
             raise s.fail(Module.FEATURE_WRITER, f"sb_en = 1 needs c_first = 0, got {cf}")
         blocks = -(-c // cv)
         dst = m.sb_bytes(f["sb"], n * blocks * rows * width * cv * e, f"{s.where} fwrite.sb")
         dst = dst.reshape(n, blocks, rows, width * cv * e)
-        dst[...] = _merge_lanes(dst, vals, 0, bool(f["zfill"]), cv)
+        _write_lanes(dst, vals, 0, bool(f["zfill"]), cv)
+
+
+def _write_lanes(dst: np.ndarray, vals: np.ndarray, cf: int, zfill: bool, cv: int) -> None:
+    """Write `vals` (n, c, rows, width) into channels [cf, cf + c) of the destination blocks `dst` (uint8 view
+    (n, blocks, rows, width * cv * e) of DDR or the stream buffer); other lanes keep their contents, except the
+    lanes after the last channel, which become zero with `zfill` (masked writes, docs/isa.md section 5.7).
+    Block-aligned writes (cf a multiple of c_vector, the usual case) go straight into the destination with one
+    strided copy; others merge through `_merge_lanes`."""
+    n, c, rows, width = vals.shape
+    tiles = None
+    if cf % cv == 0:
+        try:
+            tiles = dst.view(vals.dtype).reshape(n, dst.shape[1], rows, width, cv)
+        except ValueError:
+            tiles = None
+        if tiles is not None and not np.shares_memory(tiles, dst):
+            tiles = None
+    if tiles is None:
+        dst[...] = _merge_lanes(dst, vals, cf, zfill, cv)
+        return
+    b0, whole, rem = cf // cv, c // cv, c % cv
+    if whole:
+        tiles[:, b0:b0 + whole] = vals[:, :whole * cv].reshape(n, whole, cv, rows, width).transpose(0, 1, 3, 4, 2)
+    if rem:
+        tiles[:, b0 + whole, :, :, :rem] = vals[:, whole * cv:].transpose(0, 2, 3, 1)
+        if zfill:
+            tiles[:, b0 + whole, :, :, rem:] = 0
 
 
 def _merge_lanes(dst: np.ndarray, vals: np.ndarray, cf: int, zfill: bool, cv: int) -> np.ndarray:
@@ -504,14 +548,19 @@ class FunctionalSimulator:
     machine: Machine | None = None
     stats: RunStats = field(default_factory=RunStats)
     _chunks: dict = field(default_factory=dict)
+    _mats: dict = field(default_factory=dict)
+    _mat_bytes: int = 0
+    _kept: dict = field(default_factory=dict)          # id -> filter matrix kept in _mats
+    _dups: dict = field(default_factory=dict)
     _sessions: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         arch = self.program.arch
         if self.accumulate is None:
-            self.accumulate = "fp64" if arch.precision == "fp32" else "fp32"
+            self.accumulate = "fp32"
         if self.accumulate not in ("fp32", "fp64"):
-            raise UserError(f"accumulate = {self.accumulate!r}: legal: fp32, fp64")
+            raise UserError(f"accumulate = {self.accumulate!r} is not an accumulator type: use fp32 (the PE "
+                            f"array's) or fp64 (reference sums rounded to fp32 once)")
         for mod in AUX_KERNELS:
             if not getattr(arch.aux, AUX_ARCH_NAME[mod]).enabled:
                 for b in self.program.bundles:
@@ -529,14 +578,60 @@ class FunctionalSimulator:
 
     @property
     def accumulator(self) -> type:
-        """numpy type of the PE accumulators: float64 for int8 (exact int32 sums) and for `accumulate="fp64"`
-        (the FP32 reference mode: every sum rounded to fp32 once, independent of summation order)."""
+        """numpy type of the PE accumulators: float32 (the default: the fp32 accumulators of the float modes),
+        float64 for int8 (exact int32 sums) and for `accumulate="fp64"` (a reference: every sum rounded to fp32
+        once, nearly independent of the summation order; about 1.9x slower)."""
         if self.program.arch.precision_info.integer or self.accumulate == "fp64":
             return np.float64
         return np.float32
 
+    #: bytes of filter matrices `filter_matrix` keeps between runs (float64 ResNet-50: 205 MB; VGG-19's 1.1 GB
+    #: would not fit and is rearranged per bundle instead)
+    MATRIX_CACHE_BYTES = 512 << 20
+
     def forget_chunks(self) -> None:
         self._chunks.clear()
+        self._mats.clear()
+        self._kept.clear()
+        self._dups.clear()
+        self._mat_bytes = 0
+
+    def filter_matrix(self, wts: np.ndarray, k: int, cbf: int, kh: int, kw: int, c_count: int, dtype
+                      ) -> np.ndarray:
+        """The first k filters of a cached chunk (filters, cbf * kh * kw, c_vector) as a contiguous (k, c_count,
+        kh, kw) array of the accumulator type: the matrix the convolution multiplies. Kept between bundles and
+        runs for chunks of the weights region (immutable), so that each run does not rearrange and convert every
+        weight again."""
+        key = (id(wts), k, cbf, kh, kw, c_count, np.dtype(dtype).char)
+        hit = self._mats.get(key)
+        if hit is not None and hit[0] is wts:
+            return hit[1]
+        cv = wts.shape[2]
+        w = wts[:k].reshape(k, cbf, kh, kw, cv).transpose(0, 1, 4, 2, 3).reshape(k, cbf * cv, kh, kw)[:, :c_count]
+        w = np.ascontiguousarray(w, dtype=dtype)
+        if any(c[0] is wts for c in self._chunks.values()) and self._mat_bytes + w.nbytes <= self.MATRIX_CACHE_BYTES:
+            self._mats[key] = (wts, w)
+            self._kept[id(w)] = w
+            self._mat_bytes += w.nbytes
+        return w
+
+    def duplicate_filters(self, w: np.ndarray, f0: int, f1: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """None when filters f0..f1-1 of the filter matrix `w` are all distinct; else (the index of one filter
+        per distinct value, each filter's position among those). With fp32 accumulation the simulator computes
+        each distinct filter once: every PE adds its products in the same order, so identical filters give
+        identical sums, but BLAS does not (OpenBLAS's sgemm adds the rows of one product in different orders:
+        34 of 64 identical rows of a K = 16 product differ), which turns a tie into a different result."""
+        key = (id(w), f0, f1)
+        hit = self._dups.get(key)
+        if hit is not None and hit[0] is w:
+            return hit[1]
+        rows = np.ascontiguousarray(w[f0:f1]).reshape(f1 - f0, -1)
+        _, first, inverse = np.unique(rows.view(np.dtype((np.void, rows.shape[1] * rows.itemsize)))[:, 0],
+                                      return_index=True, return_inverse=True)
+        res = None if first.size == rows.shape[0] else (first, inverse.reshape(-1))
+        if self._kept.get(id(w)) is w:
+            self._dups[key] = (w, res)
+        return res
 
     def chunk(self, m: Machine, f: dict, where: str) -> tuple[np.ndarray, np.ndarray | None]:
         base, size = self.program.regions.get("weights", (0, 0))

@@ -35,7 +35,7 @@ def store_features(arch, values: np.ndarray) -> np.ndarray:
     dt = feature_dtype(arch.precision)
     if arch.precision_info.integer:
         return np.asarray(values).astype(np.int8)
-    return np.asarray(values, dtype=np.float32).astype(dt)
+    return np.asarray(values, dtype=np.float32).astype(dt, copy=False)
 
 
 def requantize(acc: np.ndarray, mult: int, shift: int) -> np.ndarray:

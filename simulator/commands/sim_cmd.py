@@ -21,6 +21,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--precision", choices=("fp32", "fp16", "bfp16", "bfp11", "int8"),
                    help="override the architecture's precision (fp32 is the reference mode)")
     p.add_argument("--functional", action="store_true", help="also run the numerics bundle by bundle")
+    p.add_argument("--accumulate", choices=("fp32", "fp64"),
+                   help="functional accumulators: fp32 (default, as the PE array) or fp64 (reference sums rounded "
+                        "to fp32 once, about 1.9x slower)")
     p.add_argument("--compare", action="store_true",
                    help="run the numerics and report their error (and top-1 agreement) against onnxruntime FP32")
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
@@ -69,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
     res = simulate(args.model, args.arch, opt_level=args.opt_level, batch=args.batch, precision=args.precision,
                    functional=args.functional, compare=args.compare, inputs=_inputs(args.input), seed=args.seed,
-                   trace=args.trace)
+                   trace=args.trace, accumulate=args.accumulate)
     doc = res.report.to_json()
     if args.report:
         Path(args.report).write_text(json.dumps(doc, indent=1))
