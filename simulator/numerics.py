@@ -48,12 +48,29 @@ def conv2d(xp: np.ndarray, w: np.ndarray, sy: int, sx: int, dy: int, dx: int, oh
         for i in range(n):                                                      # 2-D products run on BLAS
             np.matmul(wm, cols[i], out=out[i])
         return out.reshape(n, f, oh, ow)
-    if sy == sx == 1:
+    if sy == sx == 1 and 16 * (xp.shape[3] - ow) < xp.shape[3]:
         return _conv2d_rows(xp, wm, kh, kw, dy, dx, oh, ow)
-    win = windows(xp, kh, kw, sy, sx, dy, dx, oh, ow)                            # (n, c, oh, ow, kh, kw)
-    cols = np.ascontiguousarray(win.transpose(0, 2, 3, 1, 4, 5)).reshape(n * oh * ow, c * kh * kw)
-    out = cols @ wm.T                                                           # (n*oh*ow, f)
-    return np.ascontiguousarray(out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2))
+    return _conv2d_taps(xp, wm, kh, kw, sy, sx, dy, dx, oh, ow)
+
+
+def _conv2d_taps(xp: np.ndarray, wm: np.ndarray, kh: int, kw: int, sy: int, sx: int, dy: int, dx: int, oh: int,
+                 ow: int) -> np.ndarray:
+    """Convolution as one matrix product (F, C*kh*kw) x (C*kh*kw, oh*ow) whose right operand is built with one
+    strided slice copy per tap, in the order the filter matrix's columns need (no transposed im2col, and the
+    product comes out as (N, F, oh, ow)). Used for strides > 1 and for maps whose padding columns would waste more
+    than 1/16 of `_conv2d_rows`' products (measured on ResNet-50's shapes: 41-59 -> 73-103 GFLOP/s for stride-2
+    3x3 and 7x7 layers, 63 -> 83 for 7x7 maps)."""
+    n, c = xp.shape[:2]
+    f = wm.shape[0]
+    cols = np.empty((n, c, kh * kw, oh, ow), dtype=xp.dtype)
+    for ky in range(kh):
+        for kx in range(kw):
+            y0, x0 = ky * dy, kx * dx
+            cols[:, :, ky * kw + kx] = xp[:, :, y0:y0 + (oh - 1) * sy + 1:sy, x0:x0 + (ow - 1) * sx + 1:sx]
+    out = np.empty((n, f, oh * ow), dtype=xp.dtype)
+    for i in range(n):                                                          # 2-D products run on BLAS
+        np.matmul(wm, cols[i].reshape(c * kh * kw, oh * ow), out=out[i])
+    return out.reshape(n, f, oh, ow)
 
 
 def _conv2d_rows(xp: np.ndarray, wm: np.ndarray, kh: int, kw: int, dy: int, dx: int, oh: int, ow: int
