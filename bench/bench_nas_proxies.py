@@ -1,11 +1,15 @@
 """Zero-cost proxy cost per NB201 cell: each proxy alone, and all of them with shared passes (issue 9 target:
 all proxies for 1,000 cells in < 10 minutes on 2 CPU cores).
 
-    .venv/bin/python bench/bench_nas_proxies.py [--cells 8] [--threads 1]
+    .venv/bin/python bench/bench_nas_proxies.py [--cells 8] [--threads 1] [--against COMMIT]
 
 Wall and CPU seconds per cell (mean over random cells, batch of 64 CIFAR-10 images). CPU time is what a cell
 costs on a core of its own; on a shared machine wall time is larger. The projection for 1,000 cells assumes
 two single-threaded processes on two free cores (CPU s/cell x 1000 / 2).
+
+`--against COMMIT` also runs the network proxies with `nas/proxies/zero_cost.py` as it was at COMMIT (read with
+`git show`; that version's nb201 path: two seeded builds, PyTorch's pools), alternating old and new per cell in
+this process, and reports the CPU-time ratio and whether every score is bit-identical.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nas.proxies import NETWORK_PROXIES, cifar10_batch, nb201_flops, nb201_params, score_network  # noqa: E402
+from nas.proxies.zero_cost import fast_pooling  # noqa: E402
 from nas.spaces import nb201  # noqa: E402
 from nas.spaces.nb201_torch import make_network  # noqa: E402
 
@@ -31,31 +36,81 @@ def timed(fn):
     return time.perf_counter() - t0, time.process_time() - c0
 
 
+def old_implementation(commit: str):
+    """`nas/proxies/zero_cost.py` at `commit` as a module, and that version's nb201 scoring of the network proxies."""
+    import importlib.util
+    import subprocess
+    import tempfile
+
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(["git", "show", f"{commit}:nas/proxies/zero_cost.py"], cwd=root, check=True,
+                         capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "zero_cost_old.py"
+    path.write_text(src)
+    spec = importlib.util.spec_from_file_location("zero_cost_old", path)
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+
+    def score(i, batch):
+        net = make_network(i, seed=i, convention="zc")
+        syn = make_network(i, seed=i, convention="zc", bn=False)
+        syn.load_state_dict(net.state_dict(), strict=False)
+        return old.score_network(net, batch, NETWORK_PROXIES, synflow_net=syn)
+    return score
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cells", type=int, default=8)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="seed of the random cell draw (default 1)")
+    p.add_argument("--against", metavar="COMMIT", help="also time (and compare with) zero_cost.py at COMMIT")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    from nas.proxies import nb201_proxies
+
     batch = cifar10_batch(64, seed=0)
-    cells = [int(i) for i in np.random.default_rng(1).choice(nb201.SIZE, a.cells, replace=False)]
+    cells = [int(i) for i in np.random.default_rng(a.seed).choice(nb201.SIZE, a.cells, replace=False)]
+    old = old_implementation(a.against) if a.against else None
     score_network(make_network(cells[0], seed=0, convention="zc"), batch, ["grad_norm"])  # warm up
-    what = ["build network"] + [f"{n} alone" for n in NETWORK_PROXIES] + ["params", "flops", "all, shared passes"]
+    what = (["build network"] + [f"{n} alone" for n in NETWORK_PROXIES]
+            + ["params", "flops", "all, PyTorch pools", "all, shared passes"])
+    if old:
+        what.append(f"all, as of {a.against}")
+        old(cells[0], batch)
     acc = {w: np.zeros(2) for w in what}
-    for i in cells:
+    mismatch: dict[str, int] = {}
+
+    def net_for(i, bn=True, fast=True):
+        net = make_network(i, seed=i, convention="zc", bn=bn)
+        if fast:
+            fast_pooling(net)
+        return net
+    load0 = os.getloadavg()[0]
+    for k, i in enumerate(cells):
         acc["build network"] += timed(lambda: make_network(i, seed=i, convention="zc"))
         for n in NETWORK_PROXIES:
-            net = make_network(i, seed=i, convention="zc", bn=n != "synflow")
+            net = net_for(i, bn=n != "synflow")
             acc[f"{n} alone"] += timed(lambda: score_network(net, batch, [n], synflow_net=net))
         acc["params"] += timed(lambda: nb201_params(i))
         acc["flops"] += timed(lambda: nb201_flops(i))
-
-        def everything():
-            from nas.proxies import nb201_proxies
-            nb201_proxies(i, batch=batch)
-        acc["all, shared passes"] += timed(everything)
-    print(f"{len(cells)} random NB201 cells, batch 64, {a.threads} torch thread(s); "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        acc["all, PyTorch pools"] += timed(
+            lambda: score_network(net_for(i, fast=False), batch, NETWORK_PROXIES,
+                                  synflow_net=net_for(i, bn=False, fast=False)))
+        res = {}
+        runs = [("new", lambda: res.__setitem__("new", nb201_proxies(i, batch=batch)))]
+        if old:
+            runs.append(("old", lambda: res.__setitem__("old", old(i, batch))))
+            runs = runs if k % 2 == 0 else runs[::-1]  # alternate the order: neither gets the warmer cache
+        for name, fn in runs:
+            acc["all, shared passes" if name == "new" else f"all, as of {a.against}"] += timed(fn)
+        if old:
+            for n in NETWORK_PROXIES:
+                x, y = res["old"][n], res["new"][n]
+                if not (x == y or (np.isnan(x) and np.isnan(y))):
+                    mismatch[n] = mismatch.get(n, 0) + 1
+    print(f"{len(cells)} random NB201 cells (seed {a.seed}), batch 64, {a.threads} torch thread(s); "
+          f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'what':<24} {'wall s/cell':>12} {'CPU s/cell':>11}")
     for w in what:
         wall, cpu = acc[w] / len(cells)
@@ -64,6 +119,11 @@ def main() -> int:
     sum_alone = sum(acc[f"{n} alone"][1] for n in NETWORK_PROXIES) / len(cells)
     print(f"sum of network proxies run alone: {sum_alone:.3f} CPU s/cell; shared passes: {cpu_all:.3f} "
           f"({sum_alone / cpu_all:.1f}x less)")
+    if old:
+        cpu_old = acc[f"all, as of {a.against}"][1] / len(cells)
+        print(f"as of {a.against}: {cpu_old:.3f} CPU s/cell -> now {cpu_all:.3f} ({cpu_old / cpu_all:.2f}x less); "
+              f"scores bit-identical on {len(cells)} cells: "
+              + ("all proxies" if not mismatch else f"NO, cells differing per proxy {mismatch}"))
     print(f"projected 1,000 cells on 2 free cores (2 processes): {cpu_all * 1000 / 2 / 60:.1f} min (target 10)")
     return 0
 

@@ -49,7 +49,11 @@ def nb201_proxies(arch, names: Sequence[str] = PROXIES, *, seed: int | None = No
 
     The network is initialised from `torch.Generator().manual_seed(seed)`, by default the cell's NB201 index;
     `batch` defaults to `cifar10_batch(64, seed=0)`, the same minibatch for every cell.
+
+    The network is built and initialised once; synflow's BN-off copy takes its weights, and the average pools
+    run through `fast_pooling` (same values, less CPU time).
     """
+    from nas.proxies.zero_cost import fast_pooling
     from nas.spaces import nb201
     from nas.spaces.nb201_torch import make_network
 
@@ -62,17 +66,35 @@ def nb201_proxies(arch, names: Sequence[str] = PROXIES, *, seed: int | None = No
         # BN owns no randomness, so the BN-off network built from the same seed has the same weights
         from nas.proxies.zero_cost import synflow_score
 
-        out["synflow"] = synflow_score(make_network(ops, seed=seed, C=C, N=N, convention="zc", bn=False),
-                                       (3, 32, 32))
+        syn = make_network(ops, seed=seed, C=C, N=N, convention="zc", bn=False)
+        fast_pooling(syn)
+        out["synflow"] = synflow_score(syn, (3, 32, 32))
     elif net_names:
         batch = cifar10_batch(64, seed=0) if batch is None else batch
         net = make_network(ops, seed=seed, C=C, N=N, convention="zc")
-        syn = make_network(ops, seed=seed, C=C, N=N, convention="zc", bn=False) if "synflow" in net_names else None
-        if syn is not None:
-            syn.load_state_dict(net.state_dict(), strict=False)  # same weights already; makes it explicit
+        syn = _bn_off_like(net, ops, C, N) if "synflow" in net_names else None
+        for m in (net, syn):
+            if m is not None:
+                fast_pooling(m)
         out.update(score_network(net, batch, net_names, synflow_net=syn))
     if "params" in names:
         out["params"] = float(nb201_params(ops))
     if "flops" in names:
         out["flops"] = float(nb201_flops(ops))
     return {n: out[n] for n in names}
+
+
+def _bn_off_like(net, ops, C: int, N: int):
+    """The BN-off network (`make_network(..., bn=False)`) holding copies of `net`'s weights, without drawing
+    them again: the same values, since BatchNorm owns no randomness (tested)."""
+    import torch
+
+    from nas.spaces.nb201_torch import NB201Network
+
+    with torch.device("meta"):
+        syn = NB201Network(ops, C=C, N=N, convention="zc", bn=False)
+    syn = syn.to_empty(device="cpu")
+    missing, _unexpected = syn.load_state_dict(net.state_dict(), strict=False)
+    if missing:  # every tensor of the copy must come from `net` (to_empty leaves memory uninitialised)
+        raise RuntimeError(f"BN-off copy lacks weights for {missing[:3]}")
+    return syn

@@ -136,7 +136,21 @@ def configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reverse", action="store_true",
                    help="score the selected cells last-first (a second worker on its own output file; merge "
                         "the files afterwards with `nas.proxies.batch.merge_files`)")
+    p.add_argument("--shard", default=None, metavar="K/N",
+                   help="score only every N-th selected cell starting at the K-th (0 <= K < N), e.g. two "
+                        "workers with --shard 0/2 and --shard 1/2 on their own output files, merged afterwards")
     p.add_argument("-o", "--output", type=Path, required=True, help="CSV file; resumed if it exists")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'K/N' -> (K, N) with 0 <= K < N."""
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise ProxyError(f"--shard '{text}' is not of the form K/N (e.g. 0/2)") from None
+    if not 0 <= k < n:
+        raise ProxyError(f"--shard '{text}': need 0 <= K < N")
+    return k, n
 
 
 def run(args: argparse.Namespace) -> int:
@@ -147,6 +161,9 @@ def run(args: argparse.Namespace) -> int:
     cells = select_cells(args.sample, args.sample_seed, args.naslib)
     if args.reverse:
         cells = cells[::-1]
+    if args.shard:
+        k, n = parse_shard(args.shard)
+        cells = cells[k::n]
     start = time.perf_counter()
 
     def progress(k: int, n: int) -> None:

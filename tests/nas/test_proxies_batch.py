@@ -166,3 +166,19 @@ def test_committed_scores_reproduce():
         torch.set_num_threads(threads)
     for name, value in got.items():
         assert value == pytest.approx(d[name][k], rel=1e-4, abs=1e-9), name
+
+
+def test_shards_split_the_selection(tmp_path):
+    from nas.proxies.batch import main as batch_main
+
+    for k in (0, 1):
+        assert batch_main(["--sample", "5", "--proxies", "params", "--shard", f"{k}/2",
+                           "-o", str(tmp_path / f"w{k}.csv")]) == 0
+    cells = select_cells(5, 0)
+    assert read_scores(tmp_path / "w0.csv")["index"].tolist() == [i for i, _ in cells[0::2]]
+    assert read_scores(tmp_path / "w1.csv")["index"].tolist() == [i for i, _ in cells[1::2]]
+    assert merge_files([tmp_path / "w0.csv", tmp_path / "w1.csv"], tmp_path / "all.csv", cells=cells) == 5
+    assert read_scores(tmp_path / "all.csv")["index"].tolist() == [i for i, _ in cells]
+    for bad in ("2/2", "1", "a/b"):
+        assert batch_main(["--sample", "5", "--shard", bad, "-o", str(tmp_path / "x.csv")]) == 2
+    assert not (tmp_path / "x.csv").exists()
