@@ -8,6 +8,7 @@
   accumulators and with the fp64 reference sums (`--accumulate fp64`), measured in the same run
 
     .venv/bin/python bench/bench_sim.py [--repeat 5]
+    .venv/bin/python bench/bench_sim.py --accuracy     # FP32 max rel error per network, fp32 and fp64 sums (~4 min)
 
 Times are the best of `--repeat` runs (wall clock, this machine's noisy shared cores); the functional rows also
 give the ratio of process CPU times, which the other processes on a loaded machine disturb less, and their
@@ -57,10 +58,91 @@ def best_cpu(fn, repeat: int) -> float:
     return min(times)
 
 
+def accuracy() -> None:
+    """The FP32 acceptance set of tests/simulator (the nine light zoo networks of the onnx wheel with their shipped
+    weights vs onnxruntime and the shipped outputs, and with seeded random weights; four other level/architecture
+    cases; the torch-exported CNN / SR / LSTM / GRU at -O2 and -O0 vs torch): max |sim - ref| / max |ref| per case
+    with fp32 accumulators (the default) and with fp64 reference sums. The tests assert <= 1e-4 for the default."""
+    import tempfile
+    import warnings
+
+    import onnx
+    from onnx import numpy_helper
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "simulator"))
+    from test_functional_torch import _torch_models
+    from zoo_helpers import FP32, LIGHT, MODELS, ort_outputs, rel, with_random_weights
+
+    from compiler.frontend import import_onnx
+
+    accs = ("fp32", "fp64")
+
+    def sim(graph, arch, opt, feeds):
+        prog = compile_model(graph, arch, opt_level=opt).program
+        return {a: FunctionalSimulator(prog, accumulate=a).run(feeds) for a in accs}
+
+    def feeds_for(graph, seed=1):
+        return {i: np.random.default_rng(seed).standard_normal(graph.tensors[i].shape).astype(np.float32)
+                for i in graph.inputs}
+
+    def line(label, errs):
+        print(f"| {label} | " + " | ".join(f"{errs[a]:.1e}" for a in accs) + " |", flush=True)
+
+    print("| case (FP32 mode, -O2 a10_generic unless stated) | fp32 sums (default) | fp64 sums |\n|---|---|---|")
+    for name in MODELS:
+        model = onnx.load(LIGHT / f"light_{name}.onnx")
+        g = import_onnx(model)
+        f = feeds_for(g)
+        out, ref = sim(g, FP32, 2, f), ort_outputs(model, f)[0]
+        shipped = numpy_helper.to_array(onnx.load_tensor(str(LIGHT / f"light_{name}_output_0.pb")))
+        o = g.outputs[0]
+        line(f"{name}, shipped weights: vs onnxruntime and vs the shipped output (larger)",
+             {a: max(rel(out[a][o], ref), rel(out[a][o], shipped)) for a in accs})
+        m2 = with_random_weights(model)
+        g2 = import_onnx(m2)
+        f2 = feeds_for(g2)
+        out, ref = sim(g2, FP32, 2, f2), ort_outputs(m2, f2)
+        line(f"{name}, random weights vs onnxruntime",
+             {a: max(rel(out[a][o2], r) for o2, r in zip(g2.outputs, ref)) for a in accs})
+    for name, opt, arch in (("resnet50", 0, "a10_generic"), ("inception_v1", 0, "dla_alexnet_a10"),
+                            ("squeezenet", 2, "tiny"), ("shufflenet", 0, "tiny")):
+        m2 = with_random_weights(onnx.load(LIGHT / f"light_{name}.onnx"), seed=3)
+        g2 = import_onnx(m2)
+        f2 = feeds_for(g2)
+        out, ref = sim(g2, load_arch(arch).with_changes(precision="fp32"), opt, f2), ort_outputs(m2, f2)[0]
+        line(f"{name}, random weights, -O{opt} {arch}", {a: rel(out[a][g2.outputs[0]], ref) for a in accs})
+    import torch
+
+    folder = Path(tempfile.mkdtemp())
+    for name, (cls, shapes) in _torch_models().items():
+        torch.manual_seed(0)
+        m = cls().eval()
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.5, 0.5)
+                mod.running_var.uniform_(0.5, 2.0)
+        args = tuple(torch.randn(s, generator=torch.Generator().manual_seed(1)) for s in shapes)
+        path = folder / f"{name}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(m, args, str(path), opset_version=17, dynamo=False)
+        with torch.no_grad():
+            ref = m(*args).numpy()
+        g = import_onnx(path)
+        for opt in (2, 0):
+            out = sim(g, FP32, opt, dict(zip(g.inputs, [a.numpy() for a in args])))
+            line(f"torch {name}, -O{opt} vs torch", {a: rel(out[a][g.outputs[0]], ref) for a in accs})
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--accuracy", action="store_true",
+                    help="only the FP32 max rel error per network with fp32 and fp64 accumulators")
     args = ap.parse_args(argv)
+    if args.accuracy:
+        accuracy()
+        return 0
     rows: list[tuple[str, str, str, str]] = []
     a10 = load_arch("a10_generic")
 
