@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                      "< 5x", "ok" if c / c_ort < 5 else "MISSED"))
 
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
+    print("threads: simulator BLAS 1 (threadpoolctl during each run), onnxruntime intra/inter-op 1, torch "
+          + ("loaded" if "torch" in sys.modules else "not loaded"))
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"{'measurement':<{w[0]}}  {'time':>{w[1]}}  {'target':<{w[2]}}  status")
     for r in rows:
