@@ -1,7 +1,8 @@
 """Run the RTL co-simulation over seeded random layers and print the agreement with the simulator.
 
-    python -m rtl.run_cosim                    # seeds 0..59: bit-exactness, per-bundle cycles RTL vs model
+    python -m rtl.run_cosim                    # seeds 0..79: bit-exactness, per-bundle cycles RTL vs model
     python -m rtl.run_cosim --seeds 0:10 --json out.json
+    python -m rtl.run_cosim --stages --seeds 19:21   # where each bundle's pipeline fill comes from, stage by stage
 
 Builds rtl/tb/tb_core.v with iverilog in a temporary directory, runs rtl/tb/test_core.py::test_random_layers
 (which compares every final DDR image with simulator.functional bit for bit and fails on any mismatch) and
@@ -22,12 +23,12 @@ from rtl import cosim
 from rtl.sim import build, run_core
 
 
-def run(seeds: tuple[int, int]) -> list[dict]:
+def run(seeds: tuple[int, int], testcase: str = "test_random_layers") -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="ovl_cosim_") as tmp:
         d = Path(tmp)
         runner = build("tb_core", d)
         out = d / "results.json"
-        run_core(runner, d, testcase="test_random_layers", seeds=seeds, results=out)
+        run_core(runner, d, testcase=testcase, seeds=seeds, results=out)
         if not out.exists():
             raise UserError("the co-simulation wrote no results (see the cocotb log above)")
         return json.loads(out.read_text())
@@ -53,9 +54,32 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+STAGE_ORDER = ("slot", "sb_read", "pe_out", "requant", "exit_fifo", "act", "pool", "write", "sb_write")
+
+
+def stage_table(results: list[dict]) -> str:
+    """Per bundle: the last cycle each datapath stage fired (relative to the first slot; rtl/tb/test_core.py
+    test_stage_trace), the step from the stage before, and the model's fill split the same way
+    (simulator.costs): last slot, + SB read, + PE array, + requantisation, + exit FIFO, + aux kernels, + writer."""
+    lines = [f"{'seed':>4} {'bnd':>3} {'RTL':>6} {'model':>6} {'walker':>6}  last cycle of each stage (+ step)"]
+    for r in results:
+        st = r["stages"]
+        parts, prev = [], None
+        for name in STAGE_ORDER:
+            if name in st:
+                step = "" if prev is None else f"+{st[name] - prev}"
+                parts.append(f"{name} {st[name]}{step}")
+                prev = st[name]
+        lines.append(f"{r['seed']:>4} {r['bundle']:>3} {r['rtl_compute']:>6} {r['model']:>6.0f} {r['walker']:>6}  "
+                     + ", ".join(parts))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m rtl.run_cosim", description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", default="0:60", help="first:last random-layer seeds (default 0:60)")
+    ap.add_argument("--seeds", default="0:80", help="first:last random-layer seeds (default 0:80)")
+    ap.add_argument("--stages", action="store_true",
+                    help="trace the datapath stages of each bundle (slower: a Python probe every cycle)")
     ap.add_argument("--json", type=Path, help="also write the per-bundle results and the summary here")
     args = ap.parse_args(argv)
     try:
@@ -68,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     try:
-        results = run((lo, hi))
+        results = run((lo, hi), "test_stage_trace" if args.stages else "test_random_layers")
     except UserError as exc:
         print(f"rtl.run_cosim: error: {exc}", file=sys.stderr)
         return 2
+    if args.stages:
+        print(stage_table(results))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1) + "\n")
+        return 0
     s = summary(results)
     s["seconds"] = round(time.perf_counter() - t0, 1)
     print(table(results))

@@ -189,6 +189,8 @@ module ovl_core (
     reg [3:0]            state;
     reg [N_MODULES-1:0]  active;
     reg [31:0]           cyc, t_bundle, t_comp;
+    reg [31:0]           t_slot, t_write;  // the bundle's first PE-array slot and its last write (perf_compute)
+    reg                  slot_seen, write_seen;
     reg                  bank_loaded [0:1];
     reg [W_FCN-1:0]      bank_entries [0:1];
     reg [W_KT-1:0]       bank_filters [0:1];
@@ -250,6 +252,7 @@ module ovl_core (
     end
 
     wire fread_busy, wread_busy, ctrl_busy, fw_done;
+    wire s_valid, fw_sb_we;           // walker slot valid, writer's stream-buffer write (declared early: perf)
 
     always @(posedge clk) begin
         if (rst) begin
@@ -312,14 +315,28 @@ module ovl_core (
                     S_WREADW: if (!wread_busy) state <= S_COMP;
                     S_COMP: begin
                         t_comp <= cyc;
+                        slot_seen <= 1'b0;
+                        write_seen <= 1'b0;
                         state <= pe_on ? S_COMPW : S_DONE;
                     end
-                    S_COMPW: if (!ctrl_busy && fw_done) state <= S_DONE;
+                    S_COMPW: begin
+                        if (s_valid && !slot_seen) begin
+                            t_slot <= cyc;
+                            slot_seen <= 1'b1;
+                        end
+                        if ((wr_valid && wr_ready) || fw_sb_we) begin
+                            t_write <= cyc;
+                            write_seen <= 1'b1;
+                        end
+                        if (!ctrl_busy && fw_done) state <= S_DONE;
+                    end
                     S_DONE: begin
                         perf_valid <= 1'b1;
                         perf_seq <= cfg_seq;
                         perf_load <= t_comp - t_bundle;
-                        perf_compute <= cyc - t_comp;
+                        // compute phase: first slot issued to the PE array through the cycle of the last write
+                        // (the model's start .. done); sequencer steps around it count as load time
+                        perf_compute <= (slot_seen && write_seen) ? t_write - t_slot + 32'd1 : cyc - t_comp;
                         perf_total <= cyc - t_bundle;
                         if (cfg_last) begin
                             state <= S_FIN;
@@ -387,7 +404,6 @@ module ovl_core (
 
     // ------------------------------------------------------------------------------------------------------------
     // stream buffer, filter caches, window walker, PE array
-    wire              fw_sb_we;
     wire [SB_AW-1:0]  fw_sb_a;
     wire [C*8-1:0]    fw_sb_d;
     wire [C-1:0]      fw_sb_be;
@@ -414,7 +430,7 @@ module ovl_core (
 
     reg  [CREDIT_W-1:0] credit;
     wire                take;
-    wire                s_valid, s_first, s_last, s_pad;
+    wire                s_first, s_last, s_pad;
     wire [TAGW-1:0]     s_tag;
     ovl_conv_ctrl #(.K(K), .THREADS(ACC_THREADS), .W_SBN(W_SBN), .W_KT(W_KT), .W_KS(W_KS), .W_FCN(W_FCN),
                     .SB_AW(SB_AW), .FC_AW(FC_AW), .B_AW(B_AW), .FC_HALF(FC_HALF), .BIAS_HALF(BIAS_HALF),

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import cocotb
-from cocotb.triggers import First, RisingEdge, Timer
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 
 from rtl import cosim
 
@@ -123,6 +123,84 @@ async def test_random_layers(dut):
         Path(path).write_text(json.dumps(results, indent=1))
     assert not mismatches, "\n".join(mismatches)
     assert not expected, f"{len(expected)} expected bundle records never arrived"
+
+
+# stage probes of the stage trace: name -> (signals ANDed on the core's hierarchy); each records the last cycle
+# of the bundle's compute phase in which it fired, relative to the first slot
+STAGES = (("slot", ("walker.s_valid",)), ("sb_read", ("m_valid",)), ("pe_out", ("pe_valid",)),
+          ("requant", ("rq_valid",)), ("exit_fifo", ("ex_valid", "ex_ready")), ("act", ("act_ov", "act_or")),
+          ("pool", ("pool_ov", "pool_or")), ("write", ("wr_valid",)), ("sb_write", ("fw_sb_we",)))
+S_COMPW = 11         # ovl_core state of the compute phase
+
+
+async def _trace_stages(dut, out: list) -> None:
+    """Per compute phase, the last cycle each stage fired (relative to the first slot), until cancelled."""
+    core = dut.dut
+    def handle(path: str):
+        h = core
+        for part in path.split("."):
+            h = getattr(h, part)
+        return h
+
+    sigs = [(name, [handle(path) for path in paths]) for name, paths in STAGES]
+    cur = None
+    cyc = 0
+    while True:
+        await RisingEdge(dut.clk)
+        await ReadOnly()
+        cyc += 1
+        if int(core.state.value) != S_COMPW:
+            if cur is not None:
+                out.append(cur)
+                cur = None
+            continue
+        if cur is None:
+            cur = {"first_slot": None}
+        fired = {name: all(int(h.value) for h in hs) for name, hs in sigs}
+        if fired["slot"] and cur["first_slot"] is None:
+            cur["first_slot"] = cyc
+        if cur["first_slot"] is None:
+            continue
+        for name, f in fired.items():
+            if f:
+                cur[name] = cyc - cur["first_slot"]
+
+
+@cocotb.test()
+async def test_stage_trace(dut):
+    """Where a bundle's pipeline fill comes from: for each random case of OVL_SEEDS, the last cycle (relative to
+    the bundle's first slot) in which each stage of the compute datapath fired, next to the perf record. Writes
+    OVL_RESULTS; checks the perf counter equals the traced first-slot-to-last-write interval."""
+    lo, hi = (int(v) for v in os.environ.get("OVL_SEEDS", "0:4").split(":"))
+    results, mismatches = [], []
+    for seed in range(lo, hi):
+        prep = cosim.prepare(cosim.random_case(seed))
+        traces: list = []
+        mon = cocotb.start_soon(_trace_stages(dut, traces))
+        out = await run_on_rtl(dut, prep.packets, prep.ddr_init, len(prep.ddr_ref))
+        mon.cancel()
+        if len(traces) != sum(1 for m in prep.model_cycles if m is not None):
+            mismatches.append(f"case {seed}: {len(traces)} traced compute phases")
+        k = 0
+        for rec, model in zip(out["perf"], prep.model_cycles):
+            if model is None:
+                continue
+            tr = traces[k] if k < len(traces) else {}
+            k += 1
+            last_write = max(tr.get("write", -1), tr.get("sb_write", -1))
+            if last_write + 1 != rec.compute:
+                mismatches.append(f"case {seed} bundle {rec.seq}: perf {rec.compute} vs traced {last_write + 1}")
+            walker, _ = cosim.walker_cycles(prep.program, prep.program.bundles[rec.seq])
+            results.append({"seed": seed, "bundle": rec.seq, "rtl_compute": rec.compute, "walker": walker,
+                            "model": model, "stages": {kk: v for kk, v in tr.items() if kk != "first_slot"}})
+        if out["error"] or out["timed_out"]:
+            mismatches.append(f"case {seed}: error {out['error_code']}")
+        if cosim.diff_bytes(out["ddr"], prep.ddr_ref, prep.compare):
+            mismatches.append(f"case {seed}: DDR image differs from the functional simulator's")
+    path = os.environ.get("OVL_RESULTS")
+    if path:
+        Path(path).write_text(json.dumps(results, indent=1))
+    assert not mismatches, "\n".join(mismatches)
 
 
 @cocotb.test()
