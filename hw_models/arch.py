@@ -199,10 +199,12 @@ class Arch(_Section):
 
     @cached_property
     def pe_pipeline_cycles(self) -> int:
-        """Cycles from an input entry entering the PE array to its result leaving it (structural count): one
-        multiplier stage, a clog2(c_vector) adder tree, the interleaved accumulator (accumulator_threads), and the
-        Winograd input and output transforms (one stage each) when enabled."""
-        return (1 + math.ceil(math.log2(self.pe_array.c_vector)) + self.accumulator_threads
+        """Cycles from an input entry entering the PE array to its result leaving it (structural count, as in
+        rtl/hdl/ovl_pe_array.v): the feature broadcast register, the operand register, one multiplier stage, a
+        clog2(c_vector) adder tree and the accumulation adder (one stage: the accumulator_threads interleaved
+        partial sums circulate behind it, which sets the issue order, not the latency), and the Winograd input
+        and output transforms (one stage each) when enabled."""
+        return (4 + math.ceil(math.log2(self.pe_array.c_vector))
                 + (2 if self.pe_array.winograd else 0))
 
     @cached_property

@@ -118,6 +118,7 @@ def bundle_demand(program, bundle) -> Demand:
     p = bundle.fields(Module.PE_ARRAY)
     g = bundle.fields(Module.STREAM_BUFFER)
     shape = None
+    stream = None                 # (items, entries, shape) of a conv / depthwise PE stream, for the pool's drain
     if p and g:
         d.pe_active = True
         d.pe_mode = p["mode"]
@@ -140,17 +141,21 @@ def bundle_demand(program, bundle) -> Demand:
                     counts[ko // kpg] = counts.get(ko // kpg, 0) + 1
                 d.pe_cycles = C.conv_cycles(arch, n=n, oh=oh, ow=ow, c_count=p["c_count"], kh=kh, kw=kw, wino=d.wino,
                                             filters_per_group=counts.values(), cols=p.get("cols", "tile"))
+                items = C.conv_items(arch, n=n, oh=oh, ow=ow, filters_per_group=counts.values(),
+                                     cols=p.get("cols", "tile"))
                 d.macs = n * k * oh * ow * p["c_count"] * kh * kw
                 reads = d.pe_cycles * arch.pe_array.lanes * arch.pe_array.w_vector
             else:
                 d.pe_cycles = C.depthwise_cycles(arch, n=n, k=k, oh=oh, ow=ow, kh=kh, kw=kw, cols=p.get("cols", "tile"))
+                items = C.depthwise_items(arch, n=n, k=k, oh=oh, ow=ow, cols=p.get("cols", "tile"))
                 d.macs = n * k * oh * ow * kh * kw
                 reads = d.pe_cycles * arch.pe_array.lanes * arch.pe_array.w_vector
             d.mult_ops = C.multiplier_ops(arch, d.macs, d.wino)
             d.sb_bytes += reads * entry_b
             d.filter_cache_bytes += d.pe_cycles * arch.pe_array.k_vector * cv * arch.filter_bytes
-            d.latency = arch.pe_pipeline_cycles
+            d.latency = C.conv_fill(arch, items)
             shape = (n, k, oh, ow)
+            stream = (items, d.pe_cycles // max(1, C.accumulation_slots(arch, items)), shape)
             if p["psum_in"]:
                 entries = n * C.cdiv(k, cv) * oh * ow * raw_entries
                 d.pe_reads.append((p["psum_sb"], p["psum_sb"] + int(entries)))
@@ -166,9 +171,11 @@ def bundle_demand(program, bundle) -> Demand:
             kv = getattr(arch.aux, AUX_ARCH_NAME[mod]).k_vector
             n, c, h, wd = shape
             d.aux[code] = d.aux.get(code, 0) + C.aux_cycles(arch, kv, n, c, h, wd)
-            d.latency += C.aux_latency(kv, c)
+            d.latency += C.aux_latency(arch, kv, c)
             f = bundle.fields(mod)
             if mod == Module.POOL:
+                d.latency += C.pool_fill(arch, stream, shape,
+                                         (f["kh"], f["kw"], f["sy"], f["sx"], f["pt"], f["pl"], f["oh"], f["ow"]))
                 shape = (n, c, f["oh"], f["ow"])
             elif mod == Module.DEPTH_TO_SPACE:
                 b = f["block"]

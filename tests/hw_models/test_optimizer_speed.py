@@ -85,13 +85,15 @@ def reference_tile_costs(arch, geo, tp, lane: int, batch: bool) -> list[tuple]:
                 counts[ko // kpg] = counts.get(ko // kpg, 0) + 1
             pe_cyc = C.conv_cycles(arch, n=nt, oh=oh, ow=ow, c_count=t.c_count, kh=pe.kh, kw=pe.kw, wino=geo.wino,
                                    filters_per_group=counts.values(), cols=geo.cols)
-            macs, fill = nt * kt * oh * ow * t.c_count * pe.kh * pe.kw, arch.pe_pipeline_cycles
+            items = C.conv_items(arch, n=nt, oh=oh, ow=ow, filters_per_group=counts.values(), cols=geo.cols)
+            macs, fill = nt * kt * oh * ow * t.c_count * pe.kh * pe.kw, C.pipeline_fill(arch)
         elif pe.kind == "dw":
             pe_cyc = C.depthwise_cycles(arch, n=nt, k=kt, oh=oh, ow=ow, kh=pe.kh, kw=pe.kw, cols=geo.cols)
-            macs, fill = nt * kt * oh * ow * pe.kh * pe.kw, arch.pe_pipeline_cycles
+            items = C.depthwise_items(arch, n=nt, k=kt, oh=oh, ow=ow, cols=geo.cols)
+            macs, fill = nt * kt * oh * ow * pe.kh * pe.kw, C.pipeline_fill(arch)
         else:
             pe_cyc = C.bypass_cycles(arch, n=nt, channels=kt, rows=t.rows[0].size, width=t.cols[0].size)
-            macs, fill = 0, 1
+            macs, fill, items = 0, 1, 0
         aux: dict[str, int] = {}
         if not psum_out:
             shape = (nt, kt, oh, ow)
@@ -99,9 +101,12 @@ def reference_tile_costs(arch, geo, tp, lane: int, batch: bool) -> list[tuple]:
                 kv = getattr(arch.aux, E._AUX[st.kind]).k_vector
                 n_, c, h, w = shape
                 aux[st.kind] = aux.get(st.kind, 0) + C.aux_cycles(arch, kv, n_, c, h, w)
-                fill += C.aux_latency(kv, c)
+                fill += C.aux_latency(arch, kv, c)
                 active.append(st.kind)
                 if st.kind == "pool":
+                    pe_stream = (items, pe_cyc // max(1, C.accumulation_slots(arch, items)), (nt, kt, oh, ow))
+                    fill += C.pool_fill(arch, pe_stream if items else None, shape,
+                                        (st.kh, st.kw, st.sy, st.sx, st.pt, st.pl, *outs[i]))
                     shape = (n_, c, outs[i][0], outs[i][1])
                 elif st.kind == "d2s":
                     b = st.block

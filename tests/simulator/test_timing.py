@@ -68,7 +68,9 @@ def test_conv_demand_has_the_documented_values():
     assert d.read_bytes == 4 * 56 * 56 * 16 * 2                          # 4 blocks x rows x width x 16 lanes fp16
     assert d.write_bytes == 4 * 54 * 56 * 16 * 2
     assert d.filt_bytes == p.bundles[0].fields("wread")["bytes"]
-    assert d.latency == A10.pe_pipeline_cycles
+    # fill: stream-buffer read, PE array (broadcast, operand, multiply, clog2(16) tree, accumulate), output
+    # conversion (2), exit FIFO, writer; 54 x 56 items fill whole groups of 4 (no idle slots at the end)
+    assert d.latency == C.conv_fill(A10, 54 * 56) == 1 + (4 + 4) + 2 + 1 + 1 == 1 + A10.pe_pipeline_cycles + 4
     assert d.cfg_packets == len(p.packets(p.bundles[0]))
 
 
