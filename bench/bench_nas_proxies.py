@@ -1,7 +1,7 @@
 """Zero-cost proxy cost per NB201 cell: each proxy alone, and all of them with shared passes (issue 9 target:
 all proxies for 1,000 cells in < 10 minutes on 2 CPU cores).
 
-    .venv/bin/python bench/bench_nas_proxies.py [--cells 8] [--threads 1] [--against COMMIT]
+    .venv/bin/python bench/bench_nas_proxies.py [--cells 8] [--threads 1] [--against COMMIT] [--malloc default]
 
 Wall and CPU seconds per cell (mean over random cells, batch of 64 CIFAR-10 images). CPU time is what a cell
 costs on a core of its own; on a shared machine wall time is larger. The projection for 1,000 cells assumes
@@ -65,8 +65,13 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1, help="seed of the random cell draw (default 1)")
     p.add_argument("--against", metavar="COMMIT", help="also time (and compare with) zero_cost.py at COMMIT")
+    p.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
+                   help="glibc allocator as the batch job sets it (nas.proxies.batch.tune_allocator) or untouched")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    from nas.proxies.batch import tune_allocator
+
+    tuned = a.malloc == "tuned" and tune_allocator()
     from nas.proxies import nb201_proxies
 
     batch = cifar10_batch(64, seed=0)
@@ -110,7 +115,8 @@ def main() -> int:
                 if not (x == y or (np.isnan(x) and np.isnan(y))):
                     mismatch[n] = mismatch.get(n, 0) + 1
     print(f"{len(cells)} random NB201 cells (seed {a.seed}), batch 64, {a.threads} torch thread(s); "
-          f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+          f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator "
+          f"{'tuned' if tuned else 'default'}")
     print(f"{'what':<24} {'wall s/cell':>12} {'CPU s/cell':>11}")
     for w in what:
         wall, cpu = acc[w] / len(cells)

@@ -182,3 +182,14 @@ def test_shards_split_the_selection(tmp_path):
     for bad in ("2/2", "1", "a/b"):
         assert batch_main(["--sample", "5", "--shard", bad, "-o", str(tmp_path / "x.csv")]) == 2
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_allocator_tuning_applies_on_glibc():
+    import platform
+    import subprocess
+    import sys
+
+    # in a child process: the setting is process-wide
+    code = "from nas.proxies.batch import tune_allocator; print(tune_allocator())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == str(sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc")
