@@ -3,6 +3,9 @@ of the restorer's schedule.
 
     .venv/bin/python bench/bench_sr.py                      # x2, noise 0 and 5, 6 photographs x 2 schedules
     .venv/bin/python bench/bench_sr.py --scale 4 --out out/sr_x4
+    .venv/bin/python bench/bench_sr.py --scale 4 --model workloads/video_sr/data/estimator_x4.npz \
+        --extra state_space --reuse out/sr_x4/results.json --out out/sr_x4_ss   # restore only what changed
+    .venv/bin/python bench/bench_sr.py --decompose --scale 2   # error decomposition, no restoration
     .venv/bin/python bench/bench_sr.py --tune --scale 2 --noise 0
     .venv/bin/python bench/bench_sr.py --overlay            # tailor an overlay for the SR networks, fps table
 
@@ -15,6 +18,12 @@ photographs only (never the evaluation ones) and prints the best schedule; its r
 writes it to `workloads/video_sr/data/sr_a10.toml` (`--base dla_alexnet_a10`: `sr_dla_a10.toml`, from the
 FPGA'17 overlay with its clock and DDR; `--no-tailor` keeps the shipped files) and prints the fps
 table of every SR network at both resolutions on the default overlays (cycle model and fast estimate).
+`--extra state_space` adds the state-space temporal model (`temporal.state_space_kernels`) as a fourth setting;
+`--reuse RESULTS.json` takes over the rows of an earlier run whose kernels are unchanged (checked per clip and
+setting by their kernel error), so only new or changed settings are restored. `--decompose` runs no restoration:
+it splits the per-frame estimator's log-covariance error into clip-wide bias, slow drift and frame-to-frame
+jitter and prints the kernel error of every temporal treatment, also of the estimator applied to spectra
+pooled over frames (evidence pooling), on the evaluation clips and on clips of the training photographs.
 """
 from __future__ import annotations
 
@@ -30,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from workloads.video_sr.degradation import synthetic_clip  # noqa: E402
 from workloads.video_sr.estimator import TrainConfig, TrainedEstimator  # noqa: E402
-from workloads.video_sr.experiment import ExperimentConfig  # noqa: E402
+from workloads.video_sr.experiment import EXTRA_SETTINGS, ExperimentConfig, load_rows  # noqa: E402
 from workloads.video_sr.metrics import clip_quality, default_border  # noqa: E402
 from workloads.video_sr.report import run_and_report  # noqa: E402
 from workloads.video_sr.restoration import TUNED, RestoreConfig, restore_clip, restore_config  # noqa: E402
@@ -96,6 +105,15 @@ def overlay_bench(tailor: bool, base: str, candidates: int, seed: int) -> int:
     return 0
 
 
+def decompose(config: ExperimentConfig, model: str | None) -> int:
+    from workloads.video_sr.decompose import decomposition_markdown
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    print(decomposition_markdown(config, TrainedEstimator.load(model) if model else None))
+    print(f"\n{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scale", type=int, default=2, choices=(2, 4))
@@ -111,6 +129,9 @@ def main() -> int:
                     help="with --overlay: the architecture the search starts from and keeps clock/DDR of")
     ap.add_argument("--candidates", type=int, default=600, help="with --overlay: candidates of the search")
     ap.add_argument("--seed", type=int, default=0, help="with --overlay: seed of the search")
+    ap.add_argument("--extra", nargs="*", default=[], choices=EXTRA_SETTINGS, help="extra temporal settings")
+    ap.add_argument("--reuse", help="results.json of an earlier run: rows with unchanged kernels are taken over")
+    ap.add_argument("--decompose", action="store_true", help="estimator error decomposition, no restoration")
     args = ap.parse_args()
     if args.overlay:
         return overlay_bench(not args.no_tailor, args.base, args.candidates, args.seed)
@@ -123,10 +144,13 @@ def main() -> int:
         return 0
     size = args.size or (192 if args.scale == 2 else 256)
     config = ExperimentConfig(scale=args.scale, frames=args.frames, size=size, noises=tuple(args.noise),
-                              train=TrainConfig(scale=args.scale))
+                              train=TrainConfig(scale=args.scale), extra=tuple(args.extra))
+    if args.decompose:
+        return decompose(config, args.model)
     t0, c0 = time.perf_counter(), time.process_time()
     estimator = TrainedEstimator.load(args.model) if args.model else None
-    result = run_and_report(config, estimator=estimator, out=Path(args.out))
+    reuse = load_rows(args.reuse) if args.reuse else None
+    result = run_and_report(config, estimator=estimator, out=Path(args.out), reuse=reuse)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     print(result.markdown())
     print()
@@ -137,6 +161,8 @@ def main() -> int:
           f"{len(result.rows) // 5} clips x {args.frames} frames |")
     print(f"| total | {wall:.0f} | CPU {cpu:.0f} s (this process); target < 1200 s on 2 cores: "
           f"{'met' if wall < 1200 else 'NOT met'} (wall) |")
+    if reuse is not None:
+        print(f"\n{result.reused_rows} of {len(result.rows)} rows taken over from {args.reuse} (kernels unchanged)")
     print(f"\nresults and figures in {args.out}")
     return 0
 

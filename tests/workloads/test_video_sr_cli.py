@@ -7,7 +7,11 @@ import pytest
 from compiler.cli import main
 from workloads.video_sr.degradation import DegradedClip, synthetic_clip
 from workloads.video_sr.estimator import shipped_estimator
-from workloads.video_sr.experiment import METHODS, ExperimentConfig, evaluate_clip, kernel_settings, run_experiment
+from dataclasses import replace
+
+from workloads.video_sr.experiment import (METHODS, ExperimentConfig, evaluate_clip, kernel_settings, load_rows,
+                                           methods_for, run_experiment)
+from workloads.video_sr.kernels import SRInputError
 from workloads.video_sr.kernels import load_kernels
 
 
@@ -74,3 +78,23 @@ def test_settings_relations():
     assert set(outcome.restored) == set(METHODS)
     with pytest.raises(Exception, match="ground truth"):
         evaluate_clip(DegradedClip("x", clip.lr, 2), per_frame)
+
+
+def test_extra_setting_and_reuse_of_unchanged_rows(tmp_path):
+    est = shipped_estimator(2)
+    config = ExperimentConfig(scale=2, frames=4, size=64, images=("camera",), noises=(0.0,), extra=("state_space",))
+    first = run_experiment(config, estimator=est)
+    assert len(first.rows) == 2 * len(methods_for(("state_space",))) == 2 * (len(METHODS) + 1)
+    assert {v["setting"] for v in first.verdicts()} == {"consistent", "state_space"}
+    assert set(first.models) == {"camera-fixed@0", "camera-varying@0"} and "state-space model" in first.markdown()
+    (tmp_path / "results.json").write_text(first.to_json())
+    old = [r for r in load_rows(tmp_path / "results.json") if r.method != "state_space"]
+    # a stored row whose kernels differ from the recomputed ones must be restored again, not taken over
+    old = [replace(r, psnr=0.0, kernel_error=r.kernel_error + 0.01) if r.method == "consistent" else r for r in old]
+    again = run_experiment(config, estimator=est, reuse=old)
+    assert again.rows == first.rows
+    assert again.reused_rows == 2 * (len(METHODS) - 1)  # all but consistent and state_space, on both clips
+    with pytest.raises(SRInputError, match="extra setting"):
+        ExperimentConfig(extra=("kalman",))
+    with pytest.raises(SRInputError, match="not a readable results.json"):
+        load_rows(tmp_path / "missing.json")

@@ -103,3 +103,15 @@ def test_bad_estimator_inputs_raise_user_errors(tmp_path):
         TrainedEstimator.load(tmp_path / "junk.npz")
     with pytest.raises(SRInputError, match="scale 3"):
         shipped_estimator(3)
+
+
+def test_pooled_evidence_estimates():
+    """Pooling spectra with the identity is the per-frame estimate; pooling the whole clip gives one estimate."""
+    clip = synthetic_clip("coffee", schedule="fixed", frames=4, size=(96, 96), scale=2, seed=2)
+    est = shipped_estimator(2)
+    per_frame = estimate_kernels(est, clip.lr)
+    np.testing.assert_array_equal(estimate_kernels(est, clip.lr, pool=np.eye(4)), per_frame)
+    pooled = estimate_kernels(est, clip.lr, pool=np.full((4, 4), 0.25))
+    np.testing.assert_allclose(pooled, pooled[:1].repeat(4, axis=0), rtol=1e-12)
+    with pytest.raises(SRInputError, match="pooling matrix"):
+        estimate_kernels(est, clip.lr, pool=np.eye(3))

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from workloads.video_sr.kernels import GaussianKernel, SRInputError, covariances, kernel_error, kernel_schedule
-from workloads.video_sr.temporal import (Window, _from_log, _to_log, choose_window, consistent_kernels, fixed_kernel,
-                                         smoother_matrix)
+from workloads.video_sr.temporal import (Window, _from_log, _to_log, choose_window, consistent_kernels, fit_state_space,
+                                         fixed_kernel, smoother_matrix, state_space_kernels)
 
 
 def _log_linear(frames: int) -> np.ndarray:
@@ -71,3 +71,45 @@ def test_bad_estimates_raise_user_errors():
         consistent_kernels(np.array([[1.0, 2.0, 1.0]] * 4))
     with pytest.raises(SRInputError, match="invalid"):
         smoother_matrix(5, 0)
+
+
+def test_state_space_returns_the_clip_wide_estimate_on_a_constant_sequence():
+    """White-noise estimates of one kernel: BIC keeps the constant model, so the result is the clip-wide
+    log-Euclidean mean (== fixed_kernel, exactly) and closer to the truth than the per-frame estimates."""
+    rng = np.random.default_rng(5)
+    true = np.repeat(GaussianKernel(1.4, 0.8, 0.5).covariance()[None], 16, axis=0)
+    kept = 0
+    for _ in range(20):
+        est = _noisy(true, 0.1, rng)
+        out = state_space_kernels(est)
+        fit = fit_state_space(est)
+        if fit.model == "constant":
+            kept += 1
+            np.testing.assert_array_equal(out, fixed_kernel(est))
+            np.testing.assert_allclose(_from_log(fit.smoothed), out, rtol=1e-9)
+        assert kernel_error(out, true) < kernel_error(est, true)
+    assert kept >= 17
+
+
+def test_state_space_tracks_smoothly_varying_kernels_better_than_independent_estimates():
+    rng = np.random.default_rng(6)
+    errs = {"independent": [], "fixed": [], "state_space": []}
+    for seed in range(8):
+        true = kernel_schedule("varying", 16, 2, np.random.default_rng(seed))
+        est = _noisy(true, 0.08, rng)
+        assert fit_state_space(est).model == "irw"
+        errs["independent"].append(kernel_error(est, true))
+        errs["fixed"].append(kernel_error(fixed_kernel(est), true))
+        errs["state_space"].append(kernel_error(state_space_kernels(est), true))
+    mean = {k: np.mean(v) for k, v in errs.items()}
+    assert mean["state_space"] < 0.8 * mean["independent"] and mean["state_space"] < 0.5 * mean["fixed"]
+
+
+def test_state_space_fit_follows_a_noise_free_track_and_rejects_unknown_models():
+    cov = _log_linear(10)
+    fit = fit_state_space(cov)
+    assert fit.model == "irw"
+    np.testing.assert_allclose(_from_log(fit.smoothed), cov, rtol=1e-6)
+    assert state_space_kernels(cov[:3]).shape == (3, 3)  # too short for the spline model: constant
+    with pytest.raises(SRInputError, match="unknown"):
+        fit_state_space(cov, models=("kalman",))

@@ -50,8 +50,8 @@ def _bins() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(np.outer(hann, hann)), torch.from_numpy(m)
 
 
-def spectral_features(lr: torch.Tensor) -> torch.Tensor:
-    """Features (N, FEATURES) of LR frames (N, h, w), h and w >= TILE, float64."""
+def binned_power(lr: torch.Tensor) -> torch.Tensor:
+    """Welch power spectra (N, FEATURES) of LR frames (N, h, w), averaged over the frequency bins, float64."""
     window, bins = _bins()
     x = lr.to(torch.float64)[:, None]
     tiles = nn.functional.unfold(x, TILE, stride=TILE // 2)
@@ -59,8 +59,18 @@ def spectral_features(lr: torch.Tensor) -> torch.Tensor:
     tiles = tiles.transpose(1, 2).reshape(n, count, TILE, TILE)
     tiles = (tiles - tiles.mean(dim=(2, 3), keepdim=True)) * window
     power = torch.fft.fft2(tiles).abs().pow(2).mean(dim=1).reshape(n, TILE * TILE)
-    feats = torch.log(power @ bins + 1e-12)
+    return power @ bins
+
+
+def features_from_power(power: torch.Tensor) -> torch.Tensor:
+    """Estimator features of binned power spectra: logarithms normalised to zero mean per row."""
+    feats = torch.log(power + 1e-12)
     return feats - feats.mean(dim=1, keepdim=True)
+
+
+def spectral_features(lr: torch.Tensor) -> torch.Tensor:
+    """Features (N, FEATURES) of LR frames (N, h, w), h and w >= TILE, float64."""
+    return features_from_power(binned_power(lr))
 
 
 def _log_cov(cov: torch.Tensor) -> torch.Tensor:
@@ -269,8 +279,11 @@ def train_estimator(config: TrainConfig = TrainConfig()) -> TrainedEstimator:
     return TrainedEstimator(model, config, losses, time.perf_counter() - start, val)
 
 
-def estimate_kernels(estimator: TrainedEstimator, lr: np.ndarray) -> np.ndarray:
-    """Independent per-frame covariance estimates (T, 3) for an LR clip (T, h, w[, 3]) (colour uses luminance)."""
+def estimate_kernels(estimator: TrainedEstimator, lr: np.ndarray, *, pool: np.ndarray | None = None) -> np.ndarray:
+    """Independent per-frame covariance estimates (T, 3) for an LR clip (T, h, w[, 3]) (colour uses luminance).
+
+    `pool` (T, T), optional: pools evidence instead of estimates: the estimate of frame t is made from the power
+    spectra of all frames weighted by row t (e.g. a window mean), so the estimator sees more tiles."""
     lr = np.asarray(lr, dtype=np.float64)
     if lr.ndim == 4 and lr.shape[-1] == 3:
         lr = luminance(lr)
@@ -279,5 +292,12 @@ def estimate_kernels(estimator: TrainedEstimator, lr: np.ndarray) -> np.ndarray:
     if min(lr.shape[1:]) < TILE:
         raise SRInputError(f"LR frames of {lr.shape[1]}x{lr.shape[2]} are too small for the kernel estimator; "
                            f"it needs at least {TILE}x{TILE}")
+    if pool is not None and np.shape(pool) != (len(lr), len(lr)):
+        raise SRInputError(f"pooling matrix has shape {np.shape(pool)}; expected ({len(lr)}, {len(lr)})")
     with torch.no_grad():
-        return _exp_cov(estimator.model(spectral_features(torch.from_numpy(lr)))).numpy()
+        if pool is None:
+            feats = spectral_features(torch.from_numpy(lr))
+        else:
+            feats = features_from_power(torch.from_numpy(np.asarray(pool, dtype=np.float64)) @
+                                        binned_power(torch.from_numpy(lr)))
+        return _exp_cov(estimator.model(feats)).numpy()

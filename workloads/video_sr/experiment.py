@@ -5,12 +5,18 @@ the trained estimator gives independent per-frame kernels; the three settings de
 (`kernel_settings`); each drives the same non-blind restorer. Two references bracket them: bicubic upsampling
 (no kernel) and restoration with the true kernels (an oracle). Every row reports PSNR/SSIM, the kernel
 estimation error (mean L2 to the true kernels) and the temporal-consistency metric of the kernels used.
+
+Extra settings (`ExperimentConfig.extra`, e.g. "state_space": `temporal.state_space_kernels`) are restored and
+scored next to the three. A run can reuse the rows of an earlier results.json (`reuse`): a clip's rows are taken
+over only when its recomputed per-frame kernel errors match the stored ones (same clip, same estimates), and a
+setting's row only when its kernels' error matches too, so only changed or new settings are restored again.
 """
 from __future__ import annotations
 
 import json
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -21,16 +27,34 @@ from workloads.video_sr.estimator import TrainConfig, TrainedEstimator, estimate
 from workloads.video_sr.kernels import SCHEDULE_KINDS, SRInputError, kernel_error, temporal_consistency
 from workloads.video_sr.metrics import clip_quality, default_border
 from workloads.video_sr.restoration import RestoreConfig, bicubic, restore_clip
-from workloads.video_sr.temporal import choose_window, consistent_kernels, fixed_kernel
+from workloads.video_sr.temporal import choose_window, consistent_kernels, fit_state_space, fixed_kernel, state_space_kernels
 
 SETTINGS: tuple[str, ...] = ("fixed", "independent", "consistent")
+EXTRA_SETTINGS: tuple[str, ...] = ("state_space",)
 METHODS: tuple[str, ...] = ("bicubic",) + SETTINGS + ("true",)
 
 
-def kernel_settings(per_frame: np.ndarray, *, window: int | None = None) -> dict[str, np.ndarray]:
-    """The three ways to use per-frame estimates (T, 3): one kernel per clip, as estimated, temporally consistent."""
-    return {"fixed": fixed_kernel(per_frame), "independent": np.asarray(per_frame, dtype=np.float64),
-            "consistent": consistent_kernels(per_frame, window)}
+def methods_for(extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Rows per clip: bicubic, the three settings, the extra settings, the true kernels."""
+    return ("bicubic",) + SETTINGS + tuple(extra) + ("true",)
+
+
+def check_extra(extra: tuple[str, ...]) -> tuple[str, ...]:
+    for e in extra:
+        if e not in EXTRA_SETTINGS:
+            raise SRInputError(f"extra setting '{e}' is unknown; use {', '.join(EXTRA_SETTINGS)}")
+    return tuple(extra)
+
+
+def kernel_settings(per_frame: np.ndarray, *, window: int | None = None,
+                    extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """The three ways to use per-frame estimates (T, 3): one kernel per clip, as estimated, temporally consistent
+    (plus the `extra` settings: "state_space" = `temporal.state_space_kernels`)."""
+    out = {"fixed": fixed_kernel(per_frame), "independent": np.asarray(per_frame, dtype=np.float64),
+           "consistent": consistent_kernels(per_frame, window)}
+    if "state_space" in check_extra(extra):
+        out["state_space"] = state_space_kernels(per_frame)
+    return out
 
 
 @dataclass(frozen=True)
@@ -63,9 +87,11 @@ class ExperimentConfig:
     window: int | None = None
     train: TrainConfig = field(default_factory=TrainConfig)
     restore: RestoreConfig | None = None
+    extra: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_scale(self.scale)
+        check_extra(self.extra)
         if self.train.scale != self.scale:
             raise SRInputError(f"estimator scale {self.train.scale} differs from experiment scale {self.scale}")
         if self.size % self.scale or self.frames < 2:
@@ -98,29 +124,70 @@ class ClipOutcome:
     restored: dict[str, np.ndarray]
     kernels: dict[str, np.ndarray]
     window: str
+    model: str = "-"
+    reused: tuple[str, ...] = ()
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    """Kernel errors equal to 1e-6 relative: the same estimates (up to the float32 storage of the weights)."""
+    return (a is None) == (b is None) and (a is None or abs(a - b) <= 1e-6 * max(1e-3, abs(b)))
 
 
 def evaluate_clip(clip: DegradedClip, per_frame: np.ndarray, *, restore: RestoreConfig | None = None,
-                  window: int | None = None) -> ClipOutcome:
-    """Restore `clip` with every method and score it against its ground truth."""
+                  window: int | None = None, extra: tuple[str, ...] = (),
+                  reuse: dict[str, Row] | None = None) -> ClipOutcome:
+    """Restore `clip` with every method and score it against its ground truth. `reuse` (method -> Row of an
+    earlier run of this clip) skips the restoration of the methods whose kernels are unchanged; it is ignored
+    entirely unless the independent per-frame estimates have the stored kernel error."""
     if clip.hr is None or clip.kernels is None:
         raise SRInputError(f"clip '{clip.name}' has no ground truth; evaluation needs a synthetic clip")
-    kernels = kernel_settings(per_frame, window=window) | {"true": np.asarray(clip.kernels, dtype=np.float64)}
+    kernels = kernel_settings(per_frame, window=window, extra=extra) | {
+        "true": np.asarray(clip.kernels, dtype=np.float64)}
+    errors = {m: kernel_error(k, clip.kernels) for m, k in kernels.items()}
+    reuse = reuse or {}
+    if "independent" not in reuse or not _same(reuse["independent"].kernel_error, errors["independent"]):
+        reuse = {}
     border = default_border(clip.scale)
-    restored = {"bicubic": bicubic(clip.lr, clip.scale)}
-    rows = []
-    for method in METHODS:
-        if method != "bicubic":
-            restored[method] = restore_clip(clip.lr, kernels[method], scale=clip.scale, noise=clip.noise,
-                                            config=restore)
-        q = clip_quality(restored[method], clip.hr, border=border)
+    restored: dict[str, np.ndarray] = {}
+    rows, reused = [], []
+    for method in methods_for(extra):
         k = kernels.get(method)
-        rows.append(Row(clip.name, clip.schedule, clip.noise, method, q.psnr, q.ssim,
-                        None if k is None else kernel_error(k, clip.kernels),
-                        None if k is None else temporal_consistency(k)))
+        old = reuse.get(method)
+        twin = next((r for r in rows if k is not None and r.method in kernels and
+                     np.array_equal(kernels[r.method], k)), None)
+        if old is not None and _same(old.kernel_error, errors.get(method)):
+            psnr, ssim = old.psnr, old.ssim
+            reused.append(method)
+        elif twin is not None:  # identical kernels: the deterministic restorer gives the same frames
+            psnr, ssim = twin.psnr, twin.ssim
+            if twin.method in restored:
+                restored[method] = restored[twin.method]
+        else:
+            restored[method] = (bicubic(clip.lr, clip.scale) if method == "bicubic" else
+                                restore_clip(clip.lr, kernels[method], scale=clip.scale, noise=clip.noise,
+                                             config=restore))
+            q = clip_quality(restored[method], clip.hr, border=border)
+            psnr, ssim = q.psnr, q.ssim
+        rows.append(Row(clip.name, clip.schedule, clip.noise, method, psnr, ssim,
+                        None if k is None else errors[method], None if k is None else temporal_consistency(k)))
     w = choose_window(per_frame) if window is None else None
     chosen = f"{window} (given)" if w is None else ("clip, constant" if w.order == 0 else f"{w.frames}, linear")
-    return ClipOutcome(clip, rows, restored, kernels, chosen)
+    model = "-"
+    if "state_space" in extra:
+        fit = fit_state_space(per_frame)
+        model = "constant" if fit.model == "constant" else f"irw, q={fit.ratio:.2g}"
+    return ClipOutcome(clip, rows, restored, kernels, chosen, model, tuple(reused))
+
+
+def load_rows(path: str | Path) -> list[Row]:
+    """The per-clip rows of a results.json written by `report.run_and_report` (for `reuse`)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        return [Row(**r) for r in data["rows"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SRInputError(f"results file '{path}' is not a readable results.json ({exc}); "
+                           "give one written by bench/bench_sr.py") from None
 
 
 @dataclass
@@ -135,13 +202,19 @@ class ExperimentResult:
     cpu_seconds: float
     val_kernel_error: float
     estimator: TrainedEstimator | None = None
+    models: dict[str, str] = field(default_factory=dict)
+    reused_rows: int = 0
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return methods_for(self.config.extra)
 
     def summary(self) -> list[dict[str, object]]:
         """Means over clips per (noise, schedule, method)."""
         out = []
         for noise in self.config.noises:
             for schedule in self.config.schedules:
-                for method in METHODS:
+                for method in self.methods:
                     sel = [r for r in self.rows if r.schedule == schedule and r.method == method and r.noise == noise]
                     if not sel:
                         continue
@@ -155,33 +228,37 @@ class ExperimentResult:
         return out
 
     def verdicts(self) -> list[dict[str, object]]:
-        """The acceptance checks per (noise, schedule), on mean PSNR and SSIM over clips: on varying clips
-        consistent > fixed and > independent; on fixed clips consistent >= fixed - 0.01 dB (and SSIM -1e-4)."""
+        """The acceptance checks per (setting, noise, schedule), on mean PSNR and SSIM over clips, for
+        "consistent" and each extra setting: on varying clips it > fixed and > independent; on fixed clips
+        it >= fixed - 0.01 dB (and SSIM -1e-4)."""
         means = {(s["noise"], s["schedule"], s["method"]): s for s in self.summary()}
         out = []
-        for noise in self.config.noises:
-            for schedule in self.config.schedules:
-                c = means.get((noise, schedule, "consistent"))
-                if c is None:
-                    continue
-                f, i = means[(noise, schedule, "fixed")], means[(noise, schedule, "independent")]
-                if schedule == "varying":
-                    ok = all(c[m] > f[m] and c[m] > i[m] for m in ("psnr", "ssim"))
-                    target = "consistent beats fixed and independent"
-                else:
-                    ok = c["psnr"] >= f["psnr"] - 0.01 and c["ssim"] >= f["ssim"] - 1e-4
-                    target = "consistent no worse than fixed (0.01 dB, 1e-4 SSIM)"
-                out.append({"noise": noise, "schedule": schedule, "target": target, "met": bool(ok),
-                            "psnr_gain_vs_fixed": c["psnr"] - f["psnr"],
-                            "psnr_gain_vs_independent": c["psnr"] - i["psnr"],
-                            "ssim_gain_vs_fixed": c["ssim"] - f["ssim"],
-                            "ssim_gain_vs_independent": c["ssim"] - i["ssim"]})
+        for setting in ("consistent",) + self.config.extra:
+            for noise in self.config.noises:
+                for schedule in self.config.schedules:
+                    c = means.get((noise, schedule, setting))
+                    if c is None:
+                        continue
+                    f, i = means[(noise, schedule, "fixed")], means[(noise, schedule, "independent")]
+                    if schedule == "varying":
+                        ok = all(c[m] > f[m] and c[m] > i[m] for m in ("psnr", "ssim"))
+                        target = f"{setting} beats fixed and independent"
+                    else:
+                        ok = c["psnr"] >= f["psnr"] - 0.01 and c["ssim"] >= f["ssim"] - 1e-4
+                        target = f"{setting} no worse than fixed (0.01 dB, 1e-4 SSIM)"
+                    out.append({"setting": setting, "noise": noise, "schedule": schedule, "target": target,
+                                "met": bool(ok),
+                                "psnr_gain_vs_fixed": c["psnr"] - f["psnr"],
+                                "psnr_gain_vs_independent": c["psnr"] - i["psnr"],
+                                "ssim_gain_vs_fixed": c["ssim"] - f["ssim"],
+                                "ssim_gain_vs_independent": c["ssim"] - i["ssim"]})
         return out
 
     def to_json(self) -> str:
         cfg = asdict(self.config)
         return json.dumps({"config": cfg, "estimator_train_seconds": self.estimator.seconds if self.estimator else None, "rows": [asdict(r) for r in self.rows], "summary": self.summary(),
-                           "verdicts": self.verdicts(), "windows": self.windows,
+                           "verdicts": self.verdicts(), "windows": self.windows, "models": self.models,
+                           "reused_rows": self.reused_rows,
                            "train_seconds": self.train_seconds, "eval_seconds": self.eval_seconds,
                            "cpu_seconds": self.cpu_seconds, "val_kernel_error": self.val_kernel_error}, indent=1)
 
@@ -198,26 +275,33 @@ class ExperimentResult:
             tc = None if s["temporal_consistency"] is None else 1000 * s["temporal_consistency"]
             lines.append(f"| {s['noise']:g} | {s['schedule']} | {s['method']} | {s['clips']} | {s['psnr']:.2f} | "
                          f"{s['ssim']:.4f} | {fmt(ke, 1)} | {fmt(tc, 2)} |")
-        lines += ["", "| noise | schedule | target | met | dPSNR vs fixed | dPSNR vs independent | dSSIM vs fixed | "
-                  "dSSIM vs independent |", "|---|---|---|---|---|---|---|---|"]
+        lines += ["", "| setting | noise | schedule | target | met | dPSNR vs fixed | dPSNR vs independent | "
+                  "dSSIM vs fixed | dSSIM vs independent |", "|---|---|---|---|---|---|---|---|---|"]
         for v in self.verdicts():
-            lines.append(f"| {v['noise']:g} | {v['schedule']} | {v['target']} | {'yes' if v['met'] else 'NO'} | "
+            lines.append(f"| {v['setting']} | {v['noise']:g} | {v['schedule']} | {v['target']} | {'yes' if v['met'] else 'NO'} | "
                          f"{v['psnr_gain_vs_fixed']:+.3f} | {v['psnr_gain_vs_independent']:+.3f} | "
                          f"{v['ssim_gain_vs_fixed']:+.4f} | {v['ssim_gain_vs_independent']:+.4f} |")
-        lines += ["", "| clip | noise | window | " + " | ".join(f"{m} PSNR" for m in METHODS) + " | " +
-                  " | ".join(f"{m} k.err" for m in SETTINGS) + " |", "|---" * (3 + len(METHODS) + len(SETTINGS)) + "|"]
+        methods, settings = self.methods, SETTINGS + self.config.extra
+        model_col = " state-space model |" if self.config.extra else ""
+        lines += ["", "| clip | noise | window |" + model_col + " " + " | ".join(f"{m} PSNR" for m in methods) +
+                  " | " + " | ".join(f"{m} k.err" for m in settings) + " |",
+                  "|---" * (3 + bool(self.config.extra) + len(methods) + len(settings)) + "|"]
         keys = sorted({(r.clip, r.noise) for r in self.rows}, key=lambda k: (k[1], k[0]))
         for name, noise in keys:
             by = {r.method: r for r in self.rows if r.clip == name and r.noise == noise}
-            lines.append(f"| {name} | {noise:g} | {self.windows.get(f'{name}@{noise:g}', '-')} | " +
-                         " | ".join(f"{by[m].psnr:.2f}" for m in METHODS) + " | " +
-                         " | ".join(fmt(1000 * by[m].kernel_error, 1) for m in SETTINGS) + " |")
+            key = f"{name}@{noise:g}"
+            model = f" {self.models.get(key, '-')} |" if self.config.extra else ""
+            lines.append(f"| {name} | {noise:g} | {self.windows.get(key, '-')} |{model} " +
+                         " | ".join(f"{by[m].psnr:.2f}" for m in methods) + " | " +
+                         " | ".join(fmt(1000 * by[m].kernel_error, 1) for m in settings) + " |")
         return "\n".join(lines)
 
 
 def run_experiment(config: ExperimentConfig = ExperimentConfig(), *, estimator: TrainedEstimator | None = None,
-                   on_clip: Callable[[ClipOutcome], None] | None = None) -> ExperimentResult:
-    """Train the estimator (unless given), make the clips, evaluate every clip; `on_clip` sees each outcome."""
+                   on_clip: Callable[[ClipOutcome], None] | None = None,
+                   reuse: list[Row] | None = None) -> ExperimentResult:
+    """Train the estimator (unless given), make the clips, evaluate every clip; `on_clip` sees each outcome;
+    `reuse`: rows of an earlier run (see `evaluate_clip`)."""
     cpu0 = time.process_time()
     t0 = time.perf_counter()
     if estimator is None:
@@ -227,12 +311,20 @@ def run_experiment(config: ExperimentConfig = ExperimentConfig(), *, estimator: 
     t1 = time.perf_counter()
     rows: list[Row] = []
     windows: dict[str, str] = {}
+    models: dict[str, str] = {}
+    old: dict[tuple[str, float], dict[str, Row]] = {}
+    for r in reuse or []:
+        old.setdefault((r.clip, r.noise), {})[r.method] = r
+    reused = 0
     for clip in make_clips(config):
         outcome = evaluate_clip(clip, estimate_kernels(estimator, clip.lr), restore=config.restore,
-                                window=config.window)
+                                window=config.window, extra=config.extra, reuse=old.get((clip.name, clip.noise)))
         rows += outcome.rows
         windows[f"{clip.name}@{clip.noise:g}"] = outcome.window
+        if config.extra:
+            models[f"{clip.name}@{clip.noise:g}"] = outcome.model
+        reused += len(outcome.reused)
         if on_clip is not None:
             on_clip(outcome)
     return ExperimentResult(config, rows, windows, t1 - t0, time.perf_counter() - t1, time.process_time() - cpu0,
-                            estimator.val_kernel_error, estimator)
+                            estimator.val_kernel_error, estimator, models, reused)

@@ -12,6 +12,12 @@ valid covariance and a geometric change of sigma (the schedules' form) is a stra
   estimates (one-standard-error rule), among: the whole clip with a constant, the whole clip with a straight
   line, and local lines over 33..3 frames. A clip whose estimates show no significant change therefore keeps
   one kernel, which is what makes the consistent setting no worse than the fixed one on static-kernel clips.
+- `state_space_kernels`: a state-space temporal model of the log-covariance track (an alternative to the window
+  choice, measured next to it in docs/video_sr.md): either one constant kernel, or an integrated random walk
+  (cubic-spline prior) around a straight line, observed with white noise; the process-to-observation variance
+  ratio is chosen by maximum likelihood and the model by BIC, both from the observed estimates only. The
+  smoothed track is the posterior mean (what an RTS smoother with a diffuse initial state returns). When the
+  constant model wins, the result is exactly the clip-wide estimate of `fixed_kernel`.
 """
 from __future__ import annotations
 
@@ -116,3 +122,83 @@ def consistent_kernels(cov: np.ndarray, window: int | None = None) -> np.ndarray
     lc = _to_log(_check(cov))
     w = choose_window(cov) if window is None else Window(window, 1)
     return _from_log(smoother_matrix(len(lc), w.frames, w.order) @ lc)
+
+
+# Frobenius-isometric coordinates of a log-covariance (l11, sqrt2 l12, l22): isotropic noise in them is
+# rotation-invariant, and squared distances are log-Euclidean distances.
+_ISO = np.array([1.0, np.sqrt(2.0), 1.0])
+STATE_SPACE_MODELS: tuple[str, ...] = ("constant", "irw")
+# candidate process-to-observation variance ratios of the integrated random walk (per frame^3)
+_RATIOS = np.logspace(-4, 3, 36)
+
+
+def _irw_covariance(frames: int) -> np.ndarray:
+    """Covariance of an integrated Wiener process started at 0 with slope 0, sampled at frames 0..T-1."""
+    t = np.arange(frames, dtype=np.float64)
+    lo, hi = np.minimum.outer(t, t), np.maximum.outer(t, t)
+    return lo ** 2 * (3 * hi - lo) / 6.0
+
+
+@dataclass(frozen=True)
+class StateSpaceFit:
+    """A fitted temporal model: `model` ("constant" or "irw"), variance `ratio` (0 for constant), the maximised
+    log-likelihood, BIC score (larger is better) and the smoothed log-covariances (T, 3)."""
+
+    model: str
+    ratio: float
+    loglik: float
+    bic: float
+    smoothed: np.ndarray
+
+
+def _gls_fit(y: np.ndarray, x: np.ndarray, k: np.ndarray | None, ratio: float) -> tuple[float, np.ndarray]:
+    """Profile log-likelihood of y = X b + s + e (s ~ N(0, ratio r K), e ~ N(0, r I), b and r profiled, the k
+    columns of y independent with shared parameters) and the posterior mean of X b + s."""
+    n, m = y.shape
+    v = np.eye(n) if k is None else np.eye(n) + ratio * k
+    chol = np.linalg.cholesky(v)
+    xw, yw = np.linalg.solve(chol, x), np.linalg.solve(chol, y)
+    beta = np.linalg.lstsq(xw, yw, rcond=None)[0]
+    rss = float(((yw - xw @ beta) ** 2).sum())
+    r = max(rss / (n * m), 1e-300)
+    loglik = -0.5 * (n * m * np.log(r) + m * 2.0 * np.log(np.diag(chol)).sum() + n * m)
+    mean = x @ beta
+    if k is not None:
+        mean = mean + ratio * k @ np.linalg.solve(v, y - mean)
+    return loglik, mean
+
+
+def fit_state_space(cov: np.ndarray, models: tuple[str, ...] = STATE_SPACE_MODELS) -> StateSpaceFit:
+    """Fit every model of `models` to the log-covariance track of `cov` (T, 3) and return the BIC winner.
+
+    constant: y_t = b + e_t (3 level parameters + noise variance). irw: y_t = b0 + b1 t + s_t + e_t with s an
+    integrated random walk of variance ratio q (level, slope, q and noise variance); q by maximum likelihood
+    over a log grid. BIC = loglik - p/2 log(3T)."""
+    t = len(_check(cov))
+    for m in models:
+        if m not in STATE_SPACE_MODELS:
+            raise SRInputError(f"temporal model '{m}' is unknown; use {', '.join(STATE_SPACE_MODELS)}")
+    y = _to_log(cov) * _ISO
+    n_obs = y.size
+    best: StateSpaceFit | None = None
+    for model in models:
+        if model == "constant" or t < 4:
+            x, k, ratios = np.ones((t, 1)), None, (0.0,)
+        else:
+            x = np.stack([np.ones(t), np.arange(t) - (t - 1) / 2], axis=1)
+            k, ratios = _irw_covariance(t), tuple(_RATIOS)
+        params = x.shape[1] * y.shape[1] + 1 + (k is not None)
+        for ratio in ratios:
+            loglik, mean = _gls_fit(y, x, k, ratio)
+            bic = loglik - 0.5 * params * np.log(n_obs)
+            if best is None or bic > best.bic:
+                best = StateSpaceFit(model if k is not None else "constant", ratio, loglik, bic, mean / _ISO)
+    assert best is not None
+    return best
+
+
+def state_space_kernels(cov: np.ndarray) -> np.ndarray:
+    """Temporally consistent kernels (T, 3) from the state-space model of `fit_state_space`: the clip-wide
+    log-Euclidean mean (= `fixed_kernel`) when the constant model wins, a smoothed track otherwise."""
+    fit = fit_state_space(cov)
+    return fixed_kernel(cov) if fit.model == "constant" else _from_log(fit.smoothed)

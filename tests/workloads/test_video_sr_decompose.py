@@ -1,0 +1,45 @@
+"""The estimator-error decomposition: its parts add up and separate known error shapes."""
+import numpy as np
+import pytest
+
+from workloads.video_sr.decompose import TREATMENTS, error_parts, treatments
+from workloads.video_sr.degradation import synthetic_clip
+from workloads.video_sr.estimator import shipped_estimator
+from workloads.video_sr.kernels import GaussianKernel, SRInputError, kernel_error
+from workloads.video_sr.temporal import _ISO, _from_log, _to_log
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
+
+TRUE = np.repeat(GaussianKernel(1.2, 0.7, 0.3).covariance()[None], 200, axis=0)
+
+
+def _with_error(e: np.ndarray) -> np.ndarray:
+    return _from_log(_to_log(TRUE[: len(e)]) + e / _ISO)
+
+
+def test_parts_add_up_and_separate_bias_drift_and_jitter():
+    rng = np.random.default_rng(0)
+    offset = np.array([0.3, -0.1, 0.2])
+    p = error_parts(_with_error(np.tile(offset, (200, 1))), TRUE)
+    assert p.bias == pytest.approx(offset @ offset) and p.total == pytest.approx(p.bias)
+    assert p.drift == pytest.approx(0, abs=1e-12) and p.jitter == pytest.approx(0, abs=1e-12)
+    white = 0.1 * rng.standard_normal((200, 3))
+    p = error_parts(_with_error(white), TRUE)
+    assert p.total == pytest.approx(p.bias + p.drift + p.jitter)
+    assert p.jitter == pytest.approx(0.03, rel=0.15) and p.drift < 0.2 * p.jitter and abs(p.lag1) < 0.2
+    slow = 0.3 * np.sin(np.linspace(0, np.pi, 200))[:, None] * np.array([1.0, 0.5, -1.0])
+    p = error_parts(_with_error(slow), TRUE)
+    assert p.drift > 50 * p.jitter and p.lag1 > 0.9
+    with pytest.raises(SRInputError, match="T>=2"):
+        error_parts(TRUE[:1], TRUE[:1])
+
+
+def test_treatments_of_a_clip():
+    clip = synthetic_clip("camera", schedule="fixed", frames=6, size=(96, 96), scale=2, seed=4)
+    est, kernels = treatments(shipped_estimator(2), clip)
+    assert set(kernels) == set(TREATMENTS) and all(k.shape == (6, 3) for k in kernels.values())
+    e = _to_log(est) - _to_log(clip.kernels)
+    # on a fixed-kernel clip the bias-only kernels are the clip-wide log-mean of the estimates
+    np.testing.assert_allclose(kernels["bias_only"], kernels["fixed"], rtol=1e-9)
+    assert kernel_error(kernels["bias_only"], clip.kernels) <= kernel_error(est, clip.kernels) + 1e-12
+    assert np.allclose(e.mean(0), (_to_log(kernels["bias_only"]) - _to_log(clip.kernels))[0])
