@@ -176,8 +176,9 @@ class Program:
         return self.isa.encode_bundle(bundle.config, where=f"bundle {bundle.index}")
 
     def config_stream(self) -> bytes:
-        isa = self.isa
-        return b"".join(isa.packets_to_bytes(self.packets(b)) for b in self.bundles)
+        isa = self.isa        # looked up once: ISA.for_arch keys its cache on the architecture's JSON
+        return b"".join(isa.packets_to_bytes(isa.encode_bundle(b.config, where=f"bundle {b.index}"))
+                        for b in self.bundles)
 
     def chunk(self, bundle: Bundle) -> tuple[np.ndarray, np.ndarray | None]:
         """The decoded filter chunk a bundle's filter reader loads (weights (filters, entries, cv), bias)."""

@@ -131,6 +131,10 @@ class Lowering:
         self.after_host = True
         self.prev_full = False            # the previous bundle used the whole stream buffer (no double buffering)
         self.nodes = {n.name: n for n in g.nodes}
+        # per-group partial-sum slots and scratch channels, computed once (they scan all tiles of the group)
+        self._psum_slots: dict[str, dict[int, int]] = {}
+        self._psum_channels: dict[str, int] = {}
+        self._note_parts: dict[str, tuple] = {}
 
     # --- helpers -----------------------------------------------------------------------------------------------
     def scale(self, t: str) -> float:
@@ -142,13 +146,25 @@ class Lowering:
     def pitches(self, root: str, raw: bool = False) -> tuple[int, int, int]:
         if root.endswith("/psum"):
             geo = self.geos[root[:-5]]
-            n, c, h, w = geo.n, psum_channels(self.tiles[root[:-5]], self.cv), geo.pe.hout, geo.pe.wout
+            n, c, h, w = geo.n, self.psum_channels(root[:-5]), geo.pe.hout, geo.pe.wout
         else:
             n, c, h, w = self.sched.views[root]
         e = 4 if raw else self.eb
         py = int(w * self.cv * e)
         pc = py * h
         return int(-(-c // self.cv) * pc), pc, py
+
+    def psum_channels(self, unit: str) -> int:
+        c = self._psum_channels.get(unit)
+        if c is None:
+            c = self._psum_channels[unit] = psum_channels(self.tiles[unit], self.cv)
+        return c
+
+    def psum_slots(self, unit: str) -> dict[int, int]:
+        s = self._psum_slots.get(unit)
+        if s is None:
+            s = self._psum_slots[unit] = psum_slots(self.tiles[unit], self.cv)
+        return s
 
     def base(self, root: str) -> int:
         return self.features_base + self.mem.offsets[root]
@@ -364,7 +380,7 @@ class Lowering:
 
             pr = Span(pe_y0, pe_y0 + outs[0][0], 0, 0)
             pcl = Span(pe_x0, pe_x0 + outs[0][1], 0, 0)
-            slot = psum_slots(tp, cv)[t.k0]
+            slot = self.psum_slots(u.name)[t.k0]
             fr.update(self._reader("r1", f"{u.name}/psum", t.n0, nt, slot // cv, (slot + kt_blocks) // cv, pr,
                                    pcl, sb_next, raw=True))
             reads.add((f"{u.name}/psum", t.k0, t.n0, t.y0, t.x0))      # the region this tile's chain writes
@@ -433,7 +449,7 @@ class Lowering:
         # --- feature writer
         fw: dict[str, Any] = {"ddr_en": 1}
         if psum_out:
-            ddr, (pn, pc, py), _ = self.addr(f"{u.name}/psum", t.n0, psum_slots(tp, cv)[t.k0], pe_y0, pe_x0,
+            ddr, (pn, pc, py), _ = self.addr(f"{u.name}/psum", t.n0, self.psum_slots(u.name)[t.k0], pe_y0, pe_x0,
                                              raw=True)
             fw.update(raw=1, ddr=ddr, pn=pn, pc=pc, py=py, n=nt, c=kt, c_first=0, rows=outs[0][0],
                       width=outs[0][1], zfill=1)
@@ -527,7 +543,11 @@ class Lowering:
             return {Module.SOFTMAX: f}
         raise ValueError(st.kind)
 
-    def note(self, u: Unit, geo: GroupGeo, tp: TilePlan, t: Tile, index: int) -> BundleNote:
+    def note_parts(self, u: Unit, geo: GroupGeo) -> tuple:
+        """The tile-independent part of a group's bundle notes (computed once per group)."""
+        parts = self._note_parts.get(u.name)
+        if parts is not None:
+            return parts
         grp = u.group
         nodes = [self.nodes[x] for x in grp.nodes]
         origin: list[str] = []
@@ -542,12 +562,16 @@ class Lowering:
         if grp.operand:
             ins.append((grp.operand, self.g.tensors[grp.operand].shape))
         out_shape = self.g.tensors[grp.output].shape if grp.output in self.g.tensors else ins[0][1]
+        parts = (grp.name, kind, tuple(grp.nodes), tuple(origin), tuple(ins), ((grp.output, out_shape),))
+        self._note_parts[u.name] = parts
+        return parts
+
+    def note(self, u: Unit, geo: GroupGeo, tp: TilePlan, t: Tile, index: int) -> BundleNote:
         tile = {"index": [index, len(tp.tiles)], "n": [t.n0, t.n1], "k": [t.k0, t.k1], "y": [t.y0, t.y1],
                 "x": [t.x0, t.x1]}
         if tp.psum:
             tile["c"] = [t.c_offset, t.c_offset + t.c_count]
-        return BundleNote(grp.name, kind, tuple(grp.nodes), tuple(origin), tuple(ins), ((grp.output, out_shape),),
-                          tile)
+        return BundleNote(*self.note_parts(u, geo), tile)
 
 
 def lower(g: Graph, arch, *, model: str = "", with_weights: bool | None = None,
