@@ -222,14 +222,12 @@ def _conv(s: Step, p: dict, half: CacheHalf, xp: np.ndarray, c_tile: int, acc_t:
     w = s.sim.filter_matrix(wts, k, cbf, kh, kw2, c_count, np.float32 if wino else acc_t)
     if p["k_per_group"] <= 0:
         raise s.fail(Module.PE_ARRAY, "k_per_group = 0")
-    ko = p["k_first"] + np.arange(k)
-    grp = ko // p["k_per_group"]
-    groups = np.unique(grp)
+    kf, kpg = p["k_first"], p["k_per_group"]
+    groups = range(kf // kpg, (kf + k - 1) // kpg + 1)       # the groups of output channels kf .. kf + k - 1
     out = None if len(groups) == 1 else np.empty((xp.shape[0], k, g["oh"], g["ow"]), dtype=acc_t)
     for gi in groups:
-        fs = np.flatnonzero(grp == gi)
-        f0, f1 = int(fs[0]), int(fs[-1]) + 1
-        t0 = int(gi) * p["c_per_group"] + p["c_offset"] - g["c_first"]
+        f0, f1 = max(gi * kpg, kf) - kf, min((gi + 1) * kpg, kf + k) - kf
+        t0 = gi * p["c_per_group"] + p["c_offset"] - g["c_first"]
         if t0 < 0 or t0 + c_count > c_tile:
             raise s.fail(Module.PE_ARRAY, f"filters {f0}..{f1 - 1} read input channels {t0 + g['c_first']}.."
                                           f"{t0 + g['c_first'] + c_count - 1}, outside the tile's channels "
