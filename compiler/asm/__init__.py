@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from compiler.program import VERSION, Bundle, Program, dumps_json, program_from_
 GRAMMAR = Path(__file__).with_name("ovlasm.lark")
 HEX_FIELDS = {"ddr", "r0_ddr", "r1_ddr", "lut_ddr", "bytes", "active"}
 B64_LINE = 76
+FIELD_RE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)[ \t]*=[ \t]*([^\s;=]+)")   # one NAME=VALUE of a FIELDS token
 
 
 @lru_cache(maxsize=1)
@@ -216,6 +218,7 @@ def assemble(text: str, source: str = "<asm>", weights: bytes | None = None) -> 
     arch = arch_from_dict(meta["arch"], source=f"{source} (.arch)")
     isa = ISA.for_arch(arch)
     stream = bytearray()
+    fields = {m: {f.name: f for f in lay.fields} for m, lay in isa.modules.items()}
     for k, (idx, item) in enumerate(raw_bundles):
         where = f"{source}: bundle {idx}"
         if idx != k:
@@ -229,15 +232,14 @@ def assemble(text: str, source: str = "<asm>", weights: bytes | None = None) -> 
             if m in config:
                 raise ProgramError(f"{where}: module {lay.name} appears twice")
             vals: dict[str, Any] = {}
-            for fld in mod.children[1:]:
-                name, value = str(fld.children[0]), str(fld.children[1])
-                if name not in lay._defaults:
-                    raise ProgramError(f"{where} (line {fld.children[0].line}): module {lay.name}: unknown field "
-                                       f"'{name}'; fields: {', '.join(lay.field_names)}")
-                if name in vals:
-                    raise ProgramError(f"{where} (line {fld.children[0].line}): field {lay.name}.{name} given twice")
-                f = lay.field(name)
-                vals[name] = _parse_value(f, value, f"{where}.{lay.name}")
+            for tok in mod.children[1:]:
+                for name, value in FIELD_RE.findall(tok):
+                    if name not in lay._defaults:
+                        raise ProgramError(f"{where} (line {tok.line}): module {lay.name}: unknown field "
+                                           f"'{name}'; fields: {', '.join(lay.field_names)}")
+                    if name in vals:
+                        raise ProgramError(f"{where} (line {tok.line}): field {lay.name}.{name} given twice")
+                    vals[name] = _parse_value(fields[m][name], value, f"{where}.{lay.name}")
             config[m] = vals
         if Module.CFG not in config:
             raise ProgramError(f"{where}: no cfg line")

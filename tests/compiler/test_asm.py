@@ -65,6 +65,9 @@ def test_malformed_text_rejected_with_one_line_errors():
         (edit(text, "bundle 1 ", "bundle 7 "), "numbered 0, 1, 2"),
         (edit(text, ".ovlasm 1.0", ".ovlasm 9.0"), "version 9.0"),
         (edit(text, "  pe ", "  pq "), "cannot parse"),
+        (edit(text, "fn=relu", "fn=relu fn=relu"), "given twice"),
+        (edit(text, "fn=relu", "fn="), "cannot parse"),
+        (edit(text, "fn=relu", "fn=relu 3"), "cannot parse"),
         (edit(text, ".arch {", ".arch {oops"), "not valid JSON"),
         (text[:text.rindex(".end")], "no .end"),
         (text.replace(".end", "", 1), "not valid base64"),
@@ -73,3 +76,16 @@ def test_malformed_text_rejected_with_one_line_errors():
         with pytest.raises(ProgramError, match=msg) as e:
             assemble(bad, "t.ovlasm")
         assert "\n" not in str(e.value)
+
+
+def test_field_lists_allow_blanks_comments_and_any_order():
+    """A kernel line's NAME=VALUE list is one FIELDS token of the grammar: blanks around '=', a trailing comment
+    and reordered fields read back to the same program."""
+    p = program()
+    text = disassemble(p)
+    lines = text.split("\n")
+    i = next(k for k, ln in enumerate(lines) if ln.strip().startswith("act") and "fn=relu" in ln)
+    head, fields = lines[i].split(None, 1)
+    parts = fields.split()
+    lines[i] = "  " + head + "   " + " ".join(reversed([x.replace("=", " = ", 1) for x in parts])) + "  ; edited"
+    assert assemble("\n".join(lines)).encode() == p.encode()
