@@ -43,3 +43,20 @@ def test_treatments_of_a_clip():
     np.testing.assert_allclose(kernels["bias_only"], kernels["fixed"], rtol=1e-9)
     assert kernel_error(kernels["bias_only"], clip.kernels) <= kernel_error(est, clip.kernels) + 1e-12
     assert np.allclose(e.mean(0), (_to_log(kernels["bias_only"]) - _to_log(clip.kernels))[0])
+
+
+def test_spectral_change_measures_the_kernel_change_of_a_static_scene():
+    """Same content in every frame, kernel changing: the content-free spectral regression recovers the change of
+    the covariance around its clip mean (x2, no noise)."""
+    from workloads.video_sr.clips import load_image
+    from workloads.video_sr.decompose import spectral_change
+    from workloads.video_sr.degradation import degrade_frames
+    from workloads.video_sr.kernels import kernel_schedule
+
+    hr = np.repeat(load_image("astronaut")[100:292, 150:342][None], 8, axis=0)
+    true = kernel_schedule("varying", 8, 2, np.random.default_rng(3))
+    lr = degrade_frames(hr, true, scale=2)
+    d = spectral_change(lr, 2)
+    dt = true - true.mean(axis=0)
+    assert np.sqrt(((d - dt) ** 2).sum(1).mean()) < 0.25 * np.sqrt((dt ** 2).sum(1).mean())
+    np.testing.assert_allclose(spectral_change(np.repeat(lr[:1], 4, axis=0), 2), 0.0, atol=1e-9)
