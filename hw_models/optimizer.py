@@ -21,11 +21,14 @@ rejected, the reason is recorded: the architecture's legality rules (`hw_models.
 and the legal values), the device (`hw_models.area`: resource, need, capacity), the `--budget` (resource, need,
 limit), and host fallback (a disabled auxiliary kernel would send a model's nodes to the host CPU, whose time the
 estimate does not count). It stops at the time limit, at `max_candidates`, or when the space is exhausted.
+With `workers` > 1 worker processes estimate the candidates the search is about to visit (`_EvalPool`); the
+search visits the same candidates with the same results as with one process.
 docs/optimizer.md has the derivations and the GoogLeNet result.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
 import time
@@ -72,20 +75,25 @@ class NetworkCost:
     """Latency of one graph on many architectures, equal to `simulator.estimate.estimate(graph, arch).cycles`
     (with the same `on_chip`: the memory plan's stream-buffer hand-over, part of the plan, costed by default).
 
-    Compiler plans (`simulator.estimate.plan_graph`) are memoised per planning key (at most `max_plans`, least
-    recently used dropped); each architecture is then costed from its plan by `simulator.estimate.estimate_planned`
-    (tile costs from the simulator's group memo). `host_partitions(arch)` counts the partitions the compiler sends
+    Compiler plans (`simulator.estimate.plan_graph`) are memoised per planning key (at most `max_plans`, and at
+    most `max_plan_tiles` tiles in all of them: a plan's memory grows with its tiles, thousands for large images;
+    least recently used dropped); each architecture is then costed from its plan by
+    `simulator.estimate.estimate_planned` (`cycles_planned` for the total alone; tile costs from the simulator's
+    group memo). `host_partitions(arch)` counts the partitions the compiler sends
     to the host, `host_reasons(arch)` gives the compiler's reason for each host node.
     """
 
     def __init__(self, graph: Graph, *, opt_level: int = 2, name: str | None = None, max_plans: int = 512,
-                 on_chip: bool = True):
+                 max_plan_tiles: int = 1 << 17, on_chip: bool = True):
         self.graph = graph
         self.opt_level = opt_level
         self.on_chip = on_chip
         self.name = name or graph.name
         self.max_plans = max_plans
+        self.max_plan_tiles = max_plan_tiles
         self._plans: dict[str, Any] = {}
+        self._tiles: dict[str, int] = {}
+        self.plan_tiles = 0          # tiles held by the memoised plans
         self.plans_made = 0
         self.plan_seconds = 0.0
 
@@ -99,8 +107,13 @@ class NetworkCost:
             p = plan_graph(self.graph, arch, self.opt_level, self.on_chip)
             self.plans_made += 1
             self.plan_seconds += time.perf_counter() - t0
-            if len(self._plans) >= self.max_plans:
-                self._plans.pop(next(iter(self._plans)))
+            n = self._tiles[key] = len(p[4]) + sum(len(tp.tiles) for tp in p[4].values())
+            self.plan_tiles += n
+            while self._plans and (len(self._plans) >= self.max_plans
+                                   or self.plan_tiles > self.max_plan_tiles):
+                old = next(iter(self._plans))
+                del self._plans[old]
+                self.plan_tiles -= self._tiles.pop(old)
         self._plans[key] = p
         return p
 
@@ -120,7 +133,9 @@ class NetworkCost:
 
     def cycles(self, arch: Arch) -> float:
         """Cycles of one inference (the batch of the graph's input), as `simulator.estimate.estimate`."""
-        return float(self.estimate(arch).cycles)
+        from simulator.estimate import cycles_planned
+
+        return float(cycles_planned(self._plan(arch), arch))
 
     def seconds(self, arch: Arch) -> float:
         return self.cycles(arch) / arch.clock_hz
@@ -329,11 +344,16 @@ OBJECTIVES = ("throughput", "perf-per-area")
 class Evaluator:
     """Checks and estimates candidates of an `ArchSpace` against a list of networks within a budget."""
 
-    def __init__(self, space: ArchSpace, graphs: Sequence[Graph], budget: Budget = Budget(), *, opt_level: int = 2):
+    def __init__(self, space: ArchSpace, graphs: Sequence[Graph], budget: Budget = Budget(), *, opt_level: int = 2,
+                 _base_checks: tuple[list[int], dict[str, str]] | None = None):
         self.space = space
         self.costs = [NetworkCost(g, opt_level=opt_level) for g in graphs]
         self.budget = budget
         self.batches = [_batch(g) for g in graphs]
+        self.opt_level = opt_level
+        if _base_checks is not None:       # a worker process: the parent found them already
+            self._host_base, self.required = _base_checks
+            return
         full = space.base.model_dump()
         for a in AUX_OPTIONAL:
             full["aux"][a]["enabled"] = True
@@ -367,6 +387,14 @@ class Evaluator:
             return Evaluated(tuple(genome), "rejected", category=f"illegal: {fld} {rule}", reason=msg)
 
     def __call__(self, genome: Sequence[int]) -> Evaluated:
+        pre = self.precheck(genome)
+        if isinstance(pre, Evaluated):
+            return pre
+        return self.complete(pre, self.network_outcome(pre.arch))
+
+    def precheck(self, genome: Sequence[int]) -> "Evaluated | _Fits":
+        """The checks that need no compiler plan (legality, device, budget, required aux kernels): the rejection,
+        or the candidate's architecture and area for `network_outcome`."""
         from hw_models.area import estimate_area
 
         genome = tuple(genome)
@@ -387,20 +415,41 @@ class Evaluator:
             if not getattr(arch.aux, a).enabled:
                 return Evaluated(genome, "rejected", arch, resources=res, category=f"host fallback: aux.{a} disabled",
                                  reason=f"{why} (the estimate does not count host time)")
+        u = rep.utilisation()
+        return _Fits(genome, arch, res, float(sum(u[r] for r in AREA_RESOURCES) / len(AREA_RESOURCES)))
+
+    def network_outcome(self, arch: Arch) -> tuple:
+        """The planned part of a candidate that passed `precheck`: ("host", reason) when a model would send nodes
+        to the host, else ("ok", fps per model). A pure function of the architecture (what the worker processes
+        of `optimize(workers=N)` compute)."""
         for c, h0 in zip(self.costs, self._host_base):
             if c.host_partitions(arch) > h0:
                 why = sorted(set(c.host_reasons(arch)))
-                return Evaluated(genome, "rejected", arch, resources=res, category="host fallback",
-                                 reason=f"{c.name}: {'; '.join(why)} (the estimate does not count host time)")
-        fps = tuple(b / c.seconds(arch) for c, b in zip(self.costs, self.batches))
-        thr = float(np.exp(np.mean(np.log(fps))))
-        u = rep.utilisation()
-        area = float(sum(u[r] for r in AREA_RESOURCES) / len(AREA_RESOURCES))
-        return Evaluated(genome, "ok", arch, fps, thr, area, res)
+                return "host", f"{c.name}: {'; '.join(why)} (the estimate does not count host time)"
+        return "ok", tuple(b / c.seconds(arch) for c, b in zip(self.costs, self.batches))
+
+    @staticmethod
+    def complete(pre: "_Fits", outcome: tuple) -> Evaluated:
+        status, value = outcome
+        if status == "host":
+            return Evaluated(pre.genome, "rejected", pre.arch, resources=pre.resources, category="host fallback",
+                             reason=value)
+        thr = float(np.exp(np.mean(np.log(value))))
+        return Evaluated(pre.genome, "ok", pre.arch, value, thr, pre.area, pre.resources)
 
     def planning_key(self, genome: Sequence[int]) -> str | None:
         arch = self.build(genome)
         return None if isinstance(arch, Evaluated) else planning_key(arch)
+
+
+@dataclass(frozen=True)
+class _Fits:
+    """A candidate that passed `Evaluator.precheck`: its architecture, resources and area fraction."""
+
+    genome: tuple[int, ...]
+    arch: Arch
+    resources: dict[str, int]
+    area: float
 
 
 def _batch(g: Graph) -> int:
@@ -449,6 +498,9 @@ class OptimizeResult:
     space: ArchSpace
     models: tuple[str, ...]
     history: list[tuple[int, float]] = field(default_factory=list)   # (considered, best objective) improvements
+    workers: int = 1
+    worker_cpu_seconds: float = 0.0   # CPU of the worker processes (workers > 1), besides `cpu_seconds`
+    speculated: tuple[int, int] = (0, 0)   # (candidates sent to workers, of which the search used)
 
     def to_json(self) -> dict[str, Any]:
         def ev(e: Evaluated | None) -> dict[str, Any] | None:
@@ -467,14 +519,21 @@ class OptimizeResult:
 def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), objective: str = "throughput",
              time_limit: float = 60.0, max_candidates: int | None = None, seed: int = 0,
              precisions: Sequence[str] | None = None, space: ArchSpace | None = None, initial: int = 32,
-             inner: int = 6, progress: Callable[[int, int, float], None] | None = None, opt_level: int = 2) -> OptimizeResult:
+             inner: int = 6, progress: Callable[[int, int, float], None] | None = None, opt_level: int = 2,
+             workers: int = 1) -> OptimizeResult:
     """Search `space` (default `ArchSpace.default(base)`) for the best architecture for `graphs`.
 
     Each newly planned structure (a new planning key) is followed by `inner` variants that change only
     plan-free parameters (lanes, interleaving, aux widths), which cost a few milliseconds instead of a plan.
     Stops at `time_limit` seconds (checked between candidates; one candidate costs at most one compiler plan per
     network, well under a second), after `max_candidates` candidates, or when every candidate was seen. With
-    `max_candidates` reached before the time limit the result depends only on `seed`.
+    `max_candidates` reached before the time limit the result depends only on `seed`, not on `workers`.
+
+    `workers` > 1 estimates candidates in that many worker processes (`_EvalPool`): the search itself runs
+    unchanged in this process, which proposes the candidates it will visit next (the same proposals, replayed on
+    a copy of the random generator, assuming the ones in flight change nothing) so the workers estimate them
+    ahead; a candidate is a pure function of its parameters, so the search visits the same candidates with the
+    same results as with one process. Only `plans` differs (each worker plans for itself).
     """
     if objective not in OBJECTIVES:
         raise UserError(f"--objective {objective!r}: choose {' or '.join(OBJECTIVES)}")
@@ -482,6 +541,8 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
         raise UserError("give at least one model (--model)")
     if time_limit <= 0:
         raise UserError(f"--time-limit {time_limit}: give a positive number of seconds")
+    if workers < 1:
+        raise UserError(f"--workers {workers}: give 1 or more processes")
     t0, c0 = time.perf_counter(), time.process_time()
     space = space or ArchSpace.default(base, precisions=precisions)
     ev = Evaluator(space, graphs, budget, opt_level=opt_level)
@@ -506,65 +567,257 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
     def score(e: Evaluated) -> float:
         return e.objective(objective)
 
-    while True:
-        if len(seen) >= limit:
-            stop = f"max candidates ({max_candidates:,}) reached"
-            break
-        if time.perf_counter() - t0 >= time_limit:
-            stop = f"time limit ({time_limit:g} s) reached"
-            break
-        if len(seen) >= space.size:
-            break
+    def propose(queue: list, rng: np.random.Generator) -> tuple[int, ...]:
         if queue:
-            g = queue.pop(0)
-        elif not ok:     # nothing accepted yet: shrink the legal candidate that overflowed least
+            return queue.pop(0)
+        if not ok:     # nothing accepted yet: shrink the legal candidate that overflowed least
             if not legal or rng.random() < 0.2:
-                g = space.random(rng)
-            else:
-                parent = min(legal[-64:], key=lambda e: _overflow(e, ev))
-                g = space.mutate(parent.genome, rng, n=1 + int(rng.integers(2)))
-        elif rng.random() < 0.1:
-            g = space.random(rng)
+                return space.random(rng)
+            parent = min(legal[-64:], key=lambda e: _overflow(e, ev))
+            return space.mutate(parent.genome, rng, n=1 + int(rng.integers(2)))
+        if rng.random() < 0.1:
+            return space.random(rng)
+        if rng.random() < 0.3:
+            parent = front[int(rng.integers(len(front)))]
         else:
-            if rng.random() < 0.3:
-                parent = front[int(rng.integers(len(front)))]
+            parent = top[int(rng.integers(len(top)))]
+        return space.mutate(parent.genome, rng, n=1 if rng.random() < 0.6 else 2)
+
+    def upcoming(count: int) -> list[tuple[int, ...]]:
+        """The next `count` new candidates the loop below will propose if the ones before them change nothing
+        (replayed on copies of the queue and the random generator)."""
+        q, r, run = list(queue), copy.deepcopy(rng), dup_run
+        out: list[tuple[int, ...]] = []
+        taken: set[tuple[int, ...]] = set()
+        for _ in range(8 * count):
+            if len(out) >= count or len(seen) + len(out) >= min(limit, space.size):
+                break
+            g = propose(q, r)
+            if g in seen or g in taken:
+                run += 1
+                if run > 2000:
+                    q.append(space.random(r))
+                continue
+            run = 0
+            taken.add(g)
+            out.append(g)
+        return out
+
+    pool = _EvalPool(ev, workers) if workers > 1 else None
+    try:
+        while True:
+            if len(seen) >= limit:
+                stop = f"max candidates ({max_candidates:,}) reached"
+                break
+            if time.perf_counter() - t0 >= time_limit:
+                stop = f"time limit ({time_limit:g} s) reached"
+                break
+            if len(seen) >= space.size:
+                break
+            g = propose(queue, rng)
+            if g in seen:
+                dup_run += 1
+                if dup_run > 2000:          # the neighbourhoods are exhausted: fall back to random candidates
+                    queue.append(space.random(rng))
+                continue
+            dup_run = 0
+            if pool is None:
+                e = ev(g)
             else:
-                parent = top[int(rng.integers(len(top)))]
-            g = space.mutate(parent.genome, rng, n=1 if rng.random() < 0.6 else 2)
-        if g in seen:
-            dup_run += 1
-            if dup_run > 2000:          # the neighbourhoods are exhausted: fall back to random candidates
-                queue.append(space.random(rng))
-            continue
-        dup_run = 0
-        e = ev(g)
-        seen[g] = e
-        if e.status == "ok":
-            ok.append(e)
-            top = sorted(top + [e], key=score, reverse=True)[:8]
-            if not any(f.area <= e.area and f.throughput >= e.throughput for f in front):
-                front = sorted([f for f in front if not (e.area <= f.area and e.throughput >= f.throughput)] + [e],
-                               key=lambda f: f.area)
-            key = planning_key(e.arch)
-            if key not in keys_seen and cheap:      # a new compiler plan: try variants that reuse it
-                keys_seen.add(key)
-                queue.extend(space.mutate(g, rng, n=1 + int(rng.integers(2)), only=cheap)
-                             for _ in range(inner))
-            if best is None or score(e) > score(best):
-                best = e
-                history.append((len(seen), score(e)))
-        else:
-            r = rejections.setdefault(e.category, [0, e.reason, space.describe(g)])
-            r[0] += 1
-            if e.arch is not None and not ok:
-                legal.append(e)
-        if progress:
-            progress(len(seen), len(ok), time.perf_counter() - t0)
-    base_eval = seen.get(base_genome) or ev(base_genome)
+                pre = pool.start(g)                 # this one first, then the ones expected next
+                pool.ahead(upcoming(pool.depth))
+                e = pool.finish(pre)
+            seen[g] = e
+            if e.status == "ok":
+                ok.append(e)
+                top = sorted(top + [e], key=score, reverse=True)[:8]
+                if not any(f.area <= e.area and f.throughput >= e.throughput for f in front):
+                    front = sorted([f for f in front if not (e.area <= f.area and e.throughput >= f.throughput)]
+                                   + [e], key=lambda f: f.area)
+                key = planning_key(e.arch)
+                if key not in keys_seen and cheap:      # a new compiler plan: try variants that reuse it
+                    keys_seen.add(key)
+                    queue.extend(space.mutate(g, rng, n=1 + int(rng.integers(2)), only=cheap)
+                                 for _ in range(inner))
+                if best is None or score(e) > score(best):
+                    best = e
+                    history.append((len(seen), score(e)))
+            else:
+                r = rejections.setdefault(e.category, [0, e.reason, space.describe(g)])
+                r[0] += 1
+                if e.arch is not None and not ok:
+                    legal.append(e)
+            if progress:
+                progress(len(seen), len(ok), time.perf_counter() - t0)
+        base_eval = seen.get(base_genome) or (ev(base_genome) if pool is None else pool.evaluate(base_genome))
+    finally:
+        plans = sum(c.plans_made for c in ev.costs)
+        if pool is not None:
+            plans += pool.close()
     return OptimizeResult(best, base_eval, pareto_front(ok), len(ok), len(seen), rejections,
                           time.perf_counter() - t0, time.process_time() - c0, stop,
-                          sum(c.plans_made for c in ev.costs), objective, space, tuple(c.name for c in ev.costs),
-                          history)
+                          plans, objective, space, tuple(c.name for c in ev.costs), history, workers,
+                          pool.cpu_seconds if pool else 0.0, (pool.submitted, pool.used) if pool else (0, 0))
+
+
+class _EvalPool:
+    """Worker processes that estimate candidates for `optimize(workers=N)`.
+
+    This process runs the cheap checks (`Evaluator.precheck`: legality, area, budget); a candidate that passes
+    goes to a worker, which plans and estimates it (`Evaluator.network_outcome`) on its own plan and group-cost
+    memos. Candidates of one planning key go to the worker that planned it unless that worker is well behind the
+    others. `ahead` submits candidates the search is expected to visit next; `evaluate` returns a candidate's
+    result, waiting for its worker. Workers ignore SIGINT: an interrupt reaches the search, whose `close` stops
+    them (sentinel, then terminate)."""
+
+    SLACK = 8
+
+    def __init__(self, ev: Evaluator, workers: int):
+        import multiprocessing
+        import pickle
+
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+        self.ev = ev
+        self.n = workers
+        self.depth = 2 * workers
+        blob = pickle.dumps((ev.space, [c.graph for c in ev.costs], ev.budget, ev.opt_level,
+                             (ev._host_base, ev.required)))
+        self.results = ctx.Queue()
+        self.tasks = [ctx.Queue() for _ in range(workers)]
+        self.procs = [ctx.Process(target=_pool_worker, args=(blob, q, self.results), daemon=True,
+                                  name=f"ovl-arch-optimize-{i}") for i, q in enumerate(self.tasks)]
+        for p in self.procs:
+            p.start()
+        self.pending: dict[tuple[int, ...], int] = {}
+        self.done: dict[tuple[int, ...], tuple] = {}
+        self.pre: dict[tuple[int, ...], Any] = {}
+        self.load = [0] * workers
+        self.home: dict[str, int] = {}
+        self.plans = 0
+        self.cpu_seconds = 0.0
+        self.submitted = self.used = 0
+        self.closed = False
+
+    def _precheck(self, g: tuple[int, ...]):
+        pre = self.pre.get(g)
+        if pre is None:
+            if len(self.pre) > 50_000:
+                self.pre.clear()
+            pre = self.pre[g] = self.ev.precheck(g)
+        return pre
+
+    def _submit(self, pre: _Fits) -> None:
+        g = pre.genome
+        if g in self.done or g in self.pending:
+            return
+        key = planning_key(pre.arch)
+        least = min(range(self.n), key=self.load.__getitem__)
+        w = self.home.get(key)
+        if w is None or self.load[w] > self.load[least] + self.SLACK:
+            w = self.home[key] = least
+        self.tasks[w].put(g)
+        self.submitted += 1
+        self.pending[g] = w
+        self.load[w] += 1
+
+    def ahead(self, genomes: Sequence[tuple[int, ...]]) -> None:
+        for g in genomes:
+            if len(self.pending) >= self.depth:
+                break
+            pre = self._precheck(g)
+            if isinstance(pre, _Fits):
+                self._submit(pre)
+
+    def _receive(self) -> None:
+        import queue as _queue
+
+        while True:
+            try:
+                g, outcome = self.results.get(timeout=1.0)
+                break
+            except _queue.Empty:
+                dead = [p.name for p in self.procs if not p.is_alive()]
+                if dead:
+                    raise RuntimeError(f"arch optimize: worker process(es) {', '.join(dead)} exited unexpectedly")
+        w = self.pending.pop(g)
+        self.load[w] -= 1
+        self.done[g] = outcome
+
+    def start(self, g: tuple[int, ...]):
+        """Check `g` and send it to a worker if it needs estimating; returns what `finish` takes."""
+        pre = self.pre.pop(g, None) or self.ev.precheck(g)
+        if isinstance(pre, _Fits):
+            self._submit(pre)
+        return pre
+
+    def finish(self, pre) -> Evaluated:
+        if isinstance(pre, Evaluated):
+            return pre
+        g = pre.genome
+        while g not in self.done:
+            self._receive()
+        outcome = self.done.pop(g)
+        self.used += 1
+        if outcome[0] == "error":
+            raise outcome[1]
+        return self.ev.complete(pre, outcome)
+
+    def evaluate(self, g: tuple[int, ...]) -> Evaluated:
+        return self.finish(self.start(g))
+
+    def close(self) -> int:
+        """Stop the workers; returns the compiler plans they made."""
+        import queue as _queue
+
+        if self.closed:
+            return self.plans
+        self.closed = True
+        for q in self.tasks:
+            q.put(None)
+        deadline = time.perf_counter() + 10
+        stopped = 0
+        while stopped < self.n and time.perf_counter() < deadline:
+            try:
+                g, outcome = self.results.get(timeout=0.5)
+            except _queue.Empty:
+                if not any(p.is_alive() for p in self.procs):
+                    break
+                continue
+            if g is None:
+                stopped += 1
+                self.plans += outcome[0]
+                self.cpu_seconds += outcome[1]
+        for p in self.procs:
+            p.join(timeout=2)
+            if p.is_alive():
+                p.terminate()
+                p.join()
+        for q in (*self.tasks, self.results):
+            q.close()
+            q.join_thread()
+        return self.plans
+
+
+def _pool_worker(blob: bytes, tasks, results) -> None:
+    """A worker of `_EvalPool`: estimates candidates (genomes) until it receives None."""
+    import pickle
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    space, graphs, budget, opt_level, checks = pickle.loads(blob)
+    ev = Evaluator(space, graphs, budget, opt_level=opt_level, _base_checks=checks)
+    while True:
+        g = tasks.get()
+        if g is None:
+            break
+        try:
+            arch = ev.build(g)
+            outcome = ev.network_outcome(arch)
+        except Exception as exc:     # noqa: BLE001 - re-raised in the search's process
+            outcome = ("error", exc)
+        results.put((g, outcome))
+    results.put((None, (sum(c.plans_made for c in ev.costs), time.process_time())))
 
 
 # --- output -------------------------------------------------------------------------------------------------------
@@ -647,7 +900,10 @@ def summary(res: OptimizeResult) -> str:
              f"{res.considered - res.evaluated:,} rejected; {res.plans} compiler plan(s); stopped: {res.stop_reason}",
              f"rate: {60 * res.considered / max(res.seconds, 1e-9):,.0f} candidates/min "
              f"({60 * res.evaluated / max(res.seconds, 1e-9):,.0f} estimated/min) wall, "
-             f"{60 * res.evaluated / max(res.cpu_seconds, 1e-9):,.0f} estimated per CPU-minute"]
+             f"{60 * res.evaluated / max(res.cpu_seconds + res.worker_cpu_seconds, 1e-9):,.0f} estimated per "
+             f"CPU-minute" + (f" ({res.workers} workers: {res.worker_cpu_seconds:.1f} s CPU, {res.speculated[0]:,} "
+                              f"candidates sent to them, {res.speculated[1]:,} used by the search)"
+                              if res.workers > 1 else "")]
     b = res.base
     if b.status == "ok":
         lines.append(f"base architecture: {', '.join(f'{m} {f:,.1f} fps' for m, f in zip(res.models, b.fps))}, "
@@ -690,6 +946,9 @@ def configure_optimize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                    help="fix dynamic ONNX input dimensions (as ovl inspect)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int, default=1,
+                   help="worker processes that estimate candidates (default 1: none); the search visits the same "
+                        "candidates with the same results for any number")
     p.add_argument("-o", "--output", required=True, help="architecture file (.toml) to write the best candidate to")
     p.add_argument("--front", default=None, help="also write the Pareto front as CSV")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -762,7 +1021,8 @@ def run_optimize(args: argparse.Namespace) -> int:
 
     try:
         res = optimize(graphs, base, budget=budget, objective=args.objective, time_limit=args.time_limit,
-                       max_candidates=args.max_candidates, seed=args.seed, precisions=precisions, progress=tick)
+                       max_candidates=args.max_candidates, seed=args.seed, precisions=precisions, progress=tick,
+                       workers=args.workers)
     finally:
         pb.close()
     if res.best is not None:

@@ -9,8 +9,9 @@ The compiler's planning passes decide the groups (fusion), tiles (tiling, input-
 Winograd and native grouped convolution, host fallback and in-place concatenation, exactly as `ovl compile`
 would (`compiler.passes.run_pipeline`); lowering to bundle fields and the weights blob is skipped. Each group's
 cost is a closed form over its tiles, built from the same per-kernel formulas as the cycle model
-(`simulator.costs`) and memoised on (group geometry, tile plan, architecture): a network whose layers repeat,
-or a search that revisits a layer shape, pays for it once.
+(`simulator.costs`) and memoised on (group geometry, tile plan, the architecture fields it reads: `group_arch_key`):
+a network whose layers repeat, or a search that revisits a layer shape, pays for it once. The memos are
+least-recently-used maps bounded by entries and by the tiles they hold (`Memo`).
 
 Closed form of one group of tiles j = 1..T (cycles):
 
@@ -200,8 +201,9 @@ def _tile_table(geo, tp) -> tuple[tuple, tuple]:
     (`compiler.lowering.tiling.plan_group`), and the optimiser and co-design cost one plan on many architectures."""
     ns, e = len(geo.stages), geo.elt_stage
     key = (id(tp), ns, e)
-    hit = _TABLES.get(key)
+    hit = _TABLES.data.get(key)
     if hit is not None and hit[0] is tp:
+        _TABLES.data.move_to_end(key)
         return hit[1]
     psum = tp.psum
     shapes: dict[tuple, int] = {}
@@ -217,13 +219,8 @@ def _tile_table(geo, tp) -> tuple[tuple, tuple]:
         si = shapes.setdefault(s, len(shapes))
         tiles.append((si, t.chunk_key, first, t, (t.k0, t.n0, t.y0, t.x0) if psum else ()))
     table = (tuple(shapes), tuple(tiles))
-    if len(_TABLES) >= 4096:
-        _TABLES.clear()
-    _TABLES[key] = (tp, table)
+    _TABLES.put(key, (tp, table))
     return table
-
-
-_TABLES: dict[tuple, tuple] = {}
 
 
 def _filter_counts(k0: int, k1: int, kpg: int) -> tuple[int, ...]:
@@ -428,11 +425,15 @@ _ARCH_KEYS: dict[int, tuple] = {}
 
 class Memo:
     """A bounded least-recently-used map (group costs keyed by architecture, group geometry and tile plan; whole
-    estimates keyed by architecture, level and graph structure)."""
+    estimates keyed by architecture, level and graph structure). At most `size` entries and, with `weigh`, at
+    most `max_weight` in total of `weigh(value)` (e.g. tiles held): the least recently used go first."""
 
-    def __init__(self, size: int = MEMO_SIZE):
+    def __init__(self, size: int = MEMO_SIZE, *, max_weight: int | None = None, weigh=None):
         self.size = size
+        self.max_weight, self.weigh = max_weight, weigh
         self.data: OrderedDict[tuple, Any] = OrderedDict()
+        self.weights: dict[tuple, int] = {}
+        self.weight = 0
         self.hits = self.misses = 0
 
     def get(self, key: tuple, make) -> Any:
@@ -442,25 +443,98 @@ class Memo:
             self.data.move_to_end(key)
             return v
         self.misses += 1
-        v = self.data[key] = make()
-        if len(self.data) > self.size:
-            self.data.popitem(last=False)
+        v = make()
+        self.put(key, v)
         return v
+
+    def put(self, key: tuple, v: Any) -> None:
+        if key in self.data and self.weigh is not None:
+            self.weight -= self.weights.pop(key)
+        self.data[key] = v
+        self.data.move_to_end(key)
+        if self.weigh is not None:
+            w = self.weights[key] = self.weigh(v)
+            self.weight += w
+            while self.weight > self.max_weight and len(self.data) > 1:
+                k, _ = self.data.popitem(last=False)
+                self.weight -= self.weights.pop(k)
+        if len(self.data) > self.size:
+            k, _ = self.data.popitem(last=False)
+            if self.weigh is not None:
+                self.weight -= self.weights.pop(k)
 
     def clear(self) -> None:
         self.data.clear()
+        self.weights.clear()
+        self.weight = 0
         self.hits = self.misses = 0
 
 
-MEMO = Memo()
+#: The group-cost memo's bounds: entries, and tile costs held in total (each entry holds one per tile of its
+#: group; large-image networks such as the SR zoo have thousands of tiles per plan).
+MEMO_TILES = 1 << 21
+MEMO = Memo(max_weight=MEMO_TILES, weigh=lambda v: len(v[0]) + 1)
+#: tile tables (`_tile_table`) per tile plan object, bounded by tiles held (a table keeps its plan's tiles alive)
+TABLE_TILES = 1 << 18
+_TABLES = Memo(1 << 15, max_weight=TABLE_TILES, weigh=lambda v: len(v[1][1]) + 1)
 GRAPH_MEMO = Memo(4096)
+
+
+#: Architecture fields `_tile_costs` never reads (neither directly nor through `simulator.costs`, the config-word
+#: table or `tile_chunk_size`): the group-cost memo leaves them out of its key, and of `aux.<kernel>.k_vector`
+#: keeps only the kernels the group's stages use, so architectures differing only there (a search's clock, DDR or
+#: aux-width variants) share the group's tile costs. tests/hw_models/test_optimizer_speed.py checks that equal
+#: keys give equal tile costs.
+GROUP_FREE_FIELDS = ("name", "description", "notes", "clock_mhz", "ddr.bandwidth_gbs", "ddr.latency_ns",
+                     "ddr.efficiency")
+
+
+def _group_arch_parts(arch) -> tuple[str, dict[str, int]]:
+    """(the architecture's JSON without `GROUP_FREE_FIELDS` and aux widths, aux kernel -> k_vector), memoised per
+    object like `_arch_key`."""
+    hit = _GROUP_ARCH.get(id(arch))
+    if hit is not None and hit[0] is arch:
+        return hit[1]
+    import json
+
+    d = arch.model_dump(mode="json")
+    for f in GROUP_FREE_FIELDS:
+        *path, leaf = f.split(".")
+        t = d
+        for k in path:
+            t = t[k]
+        t.pop(leaf, None)
+    widths = {a: d["aux"][a].pop("k_vector") for a in d["aux"]}
+    parts = (json.dumps(d, sort_keys=True), widths)
+    if len(_GROUP_ARCH) >= 256:
+        _GROUP_ARCH.clear()
+    _GROUP_ARCH[id(arch)] = (arch, parts)
+    return parts
+
+
+_GROUP_ARCH: dict[int, tuple] = {}
+
+
+def group_arch_key(arch, geo) -> tuple:
+    """The part of the group-cost memo key that comes from the architecture: every field `_tile_costs` may read
+    for this group (not `GROUP_FREE_FIELDS`, and only the widths of the aux kernels its stages use)."""
+    text, widths = _group_arch_parts(arch)
+    return text, tuple(widths[_AUX[st.kind]] for st in geo.stages[1:])
+
+
+def _group_entry(arch, geo, tp, lane: int, batch: bool, gkey: tuple, memo: Memo) -> tuple:
+    """The memo entry of one group: (tile costs, Winograd flag, whether each tile after the first waits for the
+    partial sums of the one before it: `psum_wait`)."""
+    def make():
+        tiles = _tile_costs(arch, geo, tp, lane, batch)
+        return tiles, bool(geo.wino), tuple(psum_wait(a, b) for a, b in zip(tiles, tiles[1:]))
+    return memo.get((group_arch_key(arch, geo), gkey), make)
 
 
 def group_cost(arch, geo, tp, *, name: str, op: str, lane: int, batch: bool, native: bool = False,
                memo: Memo = MEMO) -> GroupCost:
     """The memoised tile costs of one group (`native`: a grouped convolution run natively by the PE array)."""
-    key = (_arch_key(arch), _group_key(geo, tp, lane, batch, native))
-    tiles, wino = memo.get(key, lambda: (_tile_costs(arch, geo, tp, lane, batch), bool(geo.wino)))
+    tiles, wino, _ = _group_entry(arch, geo, tp, lane, batch, _group_key(geo, tp, lane, batch, native), memo)
     return GroupCost(name, op, tiles, wino)
 
 
@@ -555,54 +629,8 @@ def estimate_planned(planned, a, *, network: str = "", batch: int = 1, plan_seco
     """The estimate of a graph already planned by `plan_graph` (on `a`, or on any architecture whose fields the
     compiler reads are equal: `hw_models.optimizer.NetworkCost` shares one plan across such architectures); the
     on-chip hand-over is costed when the plan was made with `on_chip` (the geometries carry `sb_in` / `sb_out`)."""
-    from compiler.lowering.memory import resolve
-    from compiler.lowering.tiling import group_double_buffered
-
-    g2, plan, sched, geos, tiles = planned
     h0, m0 = MEMO.hits, MEMO.misses
-    prev_writes: set[str] = set()
-    after_host = True
-    prev_full = False
-    hosts = 0
-    groups: list[GroupCost] = []
-    seq: list[tuple[TileCost, bool]] = []
-    users: dict[str, int] = {}
-    for u in sched.units:
-        if u.kind == "group" and geos[u.name].pe.kind != "bypass":
-            users[geos[u.name].weight] = users.get(geos[u.name].weight, 0) + 1
-    shared = any(v > 1 for v in users.values())
-    cache_walk = _FilterCache(a, plan.reuse_filters)
-    for u in sched.units:
-        if u.kind == "host":
-            after_host = True
-            prev_writes = set()
-            hosts += 1
-            continue
-        geo, tp = geos[u.name], tiles[u.name]
-        out_loc = resolve(u.group.output, sched.windows)
-        kind = _kind(geo)
-        native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
-        gc = group_cost(a, geo, tp, name=u.name, op=KIND_OPS.get(kind, kind),
-                        lane=out_loc.c % a.pe_array.c_vector, batch=plan.reuse_filters, native=native)
-        if shared:
-            gc = cache_walk.group(geo, tp, gc)
-        reads = {resolve(t, sched.windows).root for t in u.reads}
-        db = group_double_buffered(a, plan.double_buffer, tp)
-        first_wait = (not db) or prev_full or after_host or bool(reads & prev_writes)
-        for j, t in enumerate(gc.tiles):
-            wait = (not db) or (first_wait if j == 0 else psum_wait(gc.tiles[j - 1], t))
-            seq.append((t, wait))
-        groups.append(gc)
-        last = gc.tiles[-1] if gc.tiles else None
-        if last is not None and last.psum_out:
-            prev_writes = {f"{u.name}/psum"}
-        elif geo.sb_out:
-            prev_writes = set()         # handed over in the stream buffer: nothing in DDR to wait for
-        else:
-            prev_writes = {out_loc.root}
-        after_host = False
-        prev_full = not db
-    shares = _sequence_time(a, seq)
+    groups, shares, hosts = _costed(planned, a)
     layers: list[LayerEstimate] = []
     k = 0
     for gc in groups:
@@ -615,6 +643,95 @@ def estimate_planned(planned, a, *, network: str = "", batch: int = 1, plan_seco
     total = sum(shares)
     return Estimate(a, network, batch, total, tuple(layers), hosts, plan_seconds,
                     {"hits": MEMO.hits - h0, "misses": MEMO.misses - m0})
+
+
+def cycles_planned(planned, a) -> float:
+    """`estimate_planned(planned, a).cycles` without the per-layer breakdown (the optimiser's hot path)."""
+    return sum(_costed(planned, a, layers=False)[1])
+
+
+def _schedule_walk(planned, a) -> tuple:
+    """What `estimate_planned` reads from a plan besides the group costs, per schedule unit: None for a host
+    partition, else (name, op, geometry, tile plan, group memo key, output lane, DDR buffers it reads, buffer
+    it writes, double buffered). Depends on the plan and, of the architecture, only on c_vector (lanes) and the
+    stream buffer (double buffering); memoised per plan object (plans are immutable and shared by the optimiser
+    and co-design across architectures)."""
+    from compiler.lowering.memory import resolve
+    from compiler.lowering.tiling import group_double_buffered
+
+    g2, plan, sched, geos, tiles = planned
+    sb = a.stream_buffer
+    key = (id(plan), a.pe_array.c_vector, sb.depth, sb.banks)
+    hit = _WALKS.data.get(key)
+    if hit is not None and hit[0] is plan and hit[1] is geos and hit[2] is tiles:
+        _WALKS.data.move_to_end(key)
+        return hit[3]
+    cv = a.pe_array.c_vector
+    units = []
+    users: dict[str, int] = {}
+    for u in sched.units:
+        if u.kind == "group" and geos[u.name].pe.kind != "bypass":
+            users[geos[u.name].weight] = users.get(geos[u.name].weight, 0) + 1
+    shared = any(v > 1 for v in users.values())
+    for u in sched.units:
+        if u.kind == "host":
+            units.append(None)
+            continue
+        geo, tp = geos[u.name], tiles[u.name]
+        out_loc = resolve(u.group.output, sched.windows)
+        kind = _kind(geo)
+        native = geo.pe.node is not None and geo.pe.node.name in plan.native_groups
+        lane = out_loc.c % cv
+        reads = frozenset(resolve(t, sched.windows).root for t in u.reads)
+        units.append((u.name, KIND_OPS.get(kind, kind), geo, tp,
+                      _group_key(geo, tp, lane, plan.reuse_filters, native), lane, reads, out_loc.root,
+                      group_double_buffered(a, plan.double_buffer, tp)))
+    walk = (tuple(units), shared, plan.reuse_filters)
+    _WALKS.put(key, (plan, geos, tiles, walk, len(units) + sum(len(tp.tiles) for tp in tiles.values())))
+    return walk
+
+
+def _costed(planned, a, layers: bool = True) -> tuple[list[GroupCost], list[float], int]:
+    """(group costs (only with `layers`), each tile's share of the cycles, host partitions) of a planned graph."""
+    units, shared, reuse = _schedule_walk(planned, a)
+    prev_writes: frozenset | set = frozenset()
+    after_host = True
+    prev_full = False
+    hosts = 0
+    groups: list[GroupCost] = []
+    seq: list[tuple[TileCost, bool]] = []
+    cache_walk = _FilterCache(a, reuse) if shared else None
+    for unit in units:
+        if unit is None:
+            after_host = True
+            prev_writes = frozenset()
+            hosts += 1
+            continue
+        name, op, geo, tp, gkey, lane, reads, out_root, db = unit
+        ts, wino, inner = _group_entry(a, geo, tp, lane, reuse, gkey, MEMO)
+        if cache_walk is not None:
+            ts = cache_walk.group(geo, tp, GroupCost(name, op, ts, wino)).tiles
+        if not db:
+            seq.extend((t, True) for t in ts)
+        elif ts:
+            seq.append((ts[0], prev_full or after_host or bool(reads & prev_writes)))
+            seq.extend(zip(ts[1:], inner))
+        if layers:
+            groups.append(GroupCost(name, op, ts, wino))
+        last = ts[-1] if ts else None
+        if last is not None and last.psum_out:
+            prev_writes = {f"{name}/psum"}
+        elif geo.sb_out:
+            prev_writes = frozenset()   # handed over in the stream buffer: nothing in DDR to wait for
+        else:
+            prev_writes = {out_root}
+        after_host = False
+        prev_full = not db
+    return groups, _sequence_time(a, seq), hosts
+
+
+#: schedule walks per plan object, bounded by entries and by the tiles of the plans they keep alive
+_WALKS = Memo(1024, max_weight=1 << 18, weigh=lambda v: v[4])
 
 
 def psum_wait(prev: TileCost, t: TileCost) -> bool:
@@ -705,9 +822,10 @@ def clear_memo() -> None:
 
     MEMO.clear()
     GRAPH_MEMO.clear()
+    _WALKS.clear()
     _TABLES.clear()
     clear_plan_memo()
 
 
 __all__ = ["Estimate", "LayerEstimate", "estimate", "estimate_latency", "estimate_many", "clear_memo", "graph_key",
-           "group_cost", "plan_graph", "group_kind", "sequence_time", "estimate_planned"]
+           "group_cost", "plan_graph", "group_kind", "sequence_time", "estimate_planned", "cycles_planned"]

@@ -153,14 +153,14 @@ def _ovl(*args):
 def test_cli(tmp_path):
     out = tmp_path / "best.toml"
     r = _ovl("arch", "optimize", "--model", "espcn", "--max-candidates", "40", "--time-limit", "120", "--quiet",
-             "--budget", "dsp=400", "--front", str(tmp_path / "front.csv"), "-o", str(out))
+             "--budget", "dsp=400", "--front", str(tmp_path / "front.csv"), "-o", str(out), "--workers", "2")
     assert r.returncode == 0, r.stderr
-    assert "Pareto front" in r.stdout and "rejected candidates" in r.stdout
+    assert "Pareto front" in r.stdout and "rejected candidates" in r.stdout and "2 workers" in r.stdout
     a = load_arch(out)
     assert estimate_area(a).total.dsps <= 400
     assert (tmp_path / "front.csv").read_text().startswith("area,fps_espcn")
     for bad in (["--budget", "dsp"], ["--model", "no_such_net"], ["-o", str(tmp_path / "x.txt")],
-                ["--precision", "fp8"], ["--device", "nope"]):
+                ["--precision", "fp8"], ["--device", "nope"], ["--workers", "0"]):
         args = ["arch", "optimize", "--model", "espcn", "--max-candidates", "5", "-o", str(out), *bad]
         r = _ovl(*args)
         assert r.returncode == 2 and "error" in r.stderr, (bad, r.stderr)
