@@ -233,14 +233,14 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
 # bit those of `F.avg_pool2d` / `avg_pool2d_backward`, at ~1/6 of the CPU time. The two are each other's adjoint,
 # which gives the double backward grasp needs (as in PyTorch, where avg_pool2d_backward's derivative is
 # avg_pool2d).
-_COUNTS: dict[tuple[int, int, torch.dtype], torch.Tensor] = {}
+_COUNTS: dict[tuple[int, int, torch.dtype, torch.device], torch.Tensor] = {}
 
 
-def _counts(h: int, w: int, dtype: torch.dtype) -> torch.Tensor:
-    key = (h, w, dtype)
+def _counts(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    key = (h, w, dtype, device)
     if key not in _COUNTS:
-        rows = torch.full((h,), 3.0, dtype=dtype)
-        cols = torch.full((w,), 3.0, dtype=dtype)
+        rows = torch.full((h,), 3.0, dtype=dtype, device=device)
+        cols = torch.full((w,), 3.0, dtype=dtype, device=device)
         rows[0] -= 1
         rows[-1] -= 1
         cols[0] -= 1
@@ -265,11 +265,11 @@ def _window_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pool(x: torch.Tensor) -> torch.Tensor:
-    return _window_sum(x) / _counts(*x.shape[-2:], x.dtype)
+    return _window_sum(x) / _counts(*x.shape[-2:], x.dtype, x.device)
 
 
 def _pool_adjoint(g: torch.Tensor) -> torch.Tensor:
-    return _window_sum(g / _counts(*g.shape[-2:], g.dtype))
+    return _window_sum(g / _counts(*g.shape[-2:], g.dtype, g.device))
 
 
 class _Pool3x3(torch.autograd.Function):
@@ -294,7 +294,8 @@ class _Pool3x3Adjoint(torch.autograd.Function):
 
 class ExactAvgPool3x3(nn.Module):
     """`nn.AvgPool2d(3, 1, padding=1, count_include_pad=False)` with the same values (forward, backward and double
-    backward, bit for bit on CPU) at a fraction of the CPU time; 4-D inputs."""
+    backward, bit for bit against PyTorch's CPU kernel; other devices get the same function, not necessarily the
+    same rounding) at a fraction of the CPU time; 4-D inputs."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4:
