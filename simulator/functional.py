@@ -661,6 +661,8 @@ class FunctionalSimulator:
         if self.machine is None:
             self.machine = Machine.for_program(prog)
         else:
+            if self.machine.weights_dirty:   # the blob is reloaded: forget anything decoded from overwritten bytes
+                self.forget_chunks()
             self.machine.reset(prog)
         m = self.machine
         with _blas_threads(self.threads):

@@ -1,6 +1,7 @@
 """Accumulator types of the float modes: fp32 (the default, as the PE array) and fp64 (a reference: sums rounded
 to fp32 once). Identical filters give bit-identical channels with fp32 sums (every PE adds in the same order),
-both types match onnxruntime, the choice reaches the CLI, and a bad value is a user error."""
+both types match onnxruntime, the choice reaches the CLI, and a bad value is a user error. The filter matrices
+kept between runs follow a program that overwrites its own weights."""
 from __future__ import annotations
 
 import numpy as np
@@ -87,3 +88,35 @@ def test_cli_accumulate_fp64(capsys):
 
     (stats,) = json.loads(out)["accuracy"].values()
     assert stats["max_rel"] <= TOL
+
+
+def test_kept_filter_matrices_follow_writes_into_the_weights_region():
+    """A program that overwrites a filter chunk in DDR and loads it again: the second load sees the new bytes,
+    and the next run (weights blob reloaded) sees the original ones again, so two runs agree bit for bit."""
+    from compiler.isa import Module as M
+    from handasm import Asm, conv_chunk
+
+    rng = np.random.default_rng(7)
+    asm = Asm(FP32)
+    x = rng.standard_normal((1, 16, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((16, 16, 1, 1)).astype(np.float32)
+    xa = asm.tensor("x", x.shape, "input")
+    y1, y2 = asm.tensor("y1", x.shape, "output"), asm.tensor("y2", x.shape, "output")
+    junk = asm.tensor("junk", x.shape)
+    ch = conv_chunk(w, asm.cv)
+    addr, nb = asm.chunk(ch, None)
+    load = {"en": 1, "ddr": addr, "bytes": nb, "filters": ch.shape[0], "entries": ch.shape[1], "nbias": 0}
+    pe = {"mode": "conv", "wino": 0, "bias": 0, "k": 16, "k_per_group": 16, "c_per_group": 16, "c_count": 16}
+    conv = {M.FEATURE_READER: asm.read(xa), M.FILTER_READER: load, M.STREAM_BUFFER: asm.tile(xa), M.PE_ARRAY: pe}
+    asm.bundle({**conv, M.FEATURE_WRITER: asm.write(y1)}, "conv1")
+    asm.bundle({M.FEATURE_READER: asm.read(xa), M.STREAM_BUFFER: asm.tile(xa),      # x's bytes over the chunk
+                M.PE_ARRAY: {"mode": "bypass", "k": 16}, M.FEATURE_WRITER: asm.write(junk, ddr=addr)}, "clobber")
+    asm.bundle({**conv, M.FEATURE_WRITER: asm.write(y2)}, "conv2")
+    prog = asm.build(["x"], ["y1", "y2"])
+    sim = FunctionalSimulator(prog)
+    first = sim.run({"x": x})
+    assert not np.array_equal(first["y1"], first["y2"])          # the reload saw the overwritten chunk
+    again = sim.run({"x": x})
+    assert all(np.array_equal(first[k], again[k]) for k in ("y1", "y2"))
+    ref = np.einsum("kc,nchw->nkhw", w[:, :, 0, 0].astype(np.float64), x.astype(np.float64))
+    assert rel(again["y1"], ref) <= TOL
