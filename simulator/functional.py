@@ -169,7 +169,11 @@ def _pe(s: Step) -> None:
         if half.bias is None or half.bias.size < k:
             raise s.fail(Module.PE_ARRAY, f"bias = 1 needs {k} cached biases, bank {p['bank']} holds "
                                           f"{0 if half.bias is None else half.bias.size}")
-        out += half.bias[:k].astype(acc_t)[None, :, None, None]
+        bias = half.bias[:k].astype(acc_t)[None, :, None, None]
+        if integer or p["psum_in"] or acc_t is np.float32:
+            out += bias
+        else:                                # float64 sums: add the bias and round to fp32 in one pass
+            out = np.add(out, bias, out=np.empty(out.shape, np.float32), casting="same_kind")
     if p["psum_in"]:
         cv = s.machine.cv
         psum = s.machine.sb_tile(p["psum_sb"], g["n"], -(-k // cv), oh, ow, f"{s.where} pe.psum_sb", raw=True)
