@@ -29,7 +29,7 @@ def test_degrade_estimate_restore(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     cov, setting = load_kernels(kern)
     assert setting == "consistent" and cov.shape == (4, 3) and len(out["kernels"]) == 4
-    assert set(out["stats"]) == {"fixed", "independent", "consistent", "true"}
+    assert set(out["stats"]) == {"fixed", "independent", "consistent", "state_space", "true"}
     assert out["stats"]["true"]["kernel_error"] == 0.0
     assert main(["sr", "restore", str(clip), "--kernels", str(kern), "-o", str(tmp_path / "sr.npz"), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)
@@ -38,6 +38,8 @@ def test_degrade_estimate_restore(tmp_path, capsys):
     assert res["psnr"] > 15 and 0 < res["ssim"] <= 1
     assert main(["sr", "restore", str(clip), "--true-kernels"]) == 0
     assert "PSNR" in capsys.readouterr().out
+    assert main(["sr", "estimate", str(clip), "--setting", "state_space", "-o", str(kern)]) == 0
+    assert load_kernels(kern)[1] == "state_space"
 
 
 def test_cli_errors_exit_2(tmp_path, capsys):

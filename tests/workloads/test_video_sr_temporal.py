@@ -113,3 +113,14 @@ def test_state_space_fit_follows_a_noise_free_track_and_rejects_unknown_models()
     assert state_space_kernels(cov[:3]).shape == (3, 3)  # too short for the spline model: constant
     with pytest.raises(SRInputError, match="unknown"):
         fit_state_space(cov, models=("kalman",))
+
+
+def test_consistent_kernels_return_the_clip_wide_estimate_on_a_constant_sequence():
+    """The windowed fit: when the window choice keeps one kernel, the result is the clip-wide estimate."""
+    rng = np.random.default_rng(7)
+    true = np.repeat(GaussianKernel(0.9, 1.6, 2.0).covariance()[None], 16, axis=0)
+    close = 0
+    for _ in range(20):
+        est = _noisy(true, 0.1, rng)
+        close += np.allclose(consistent_kernels(est), fixed_kernel(est), rtol=1e-9)
+    assert close >= 16

@@ -12,7 +12,7 @@ from workloads.video_sr.kernels import SCHEDULE_KINDS, SRInputError
 
 def configure(p: argparse.ArgumentParser) -> None:
     from workloads.video_sr.clips import TEST_IMAGES, TRAIN_IMAGES
-    from workloads.video_sr.experiment import SETTINGS
+    from workloads.video_sr.experiment import EXTRA_SETTINGS, SETTINGS
 
     sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -38,7 +38,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     e = sub.add_parser("estimate", help="estimate per-frame kernels of a clip (fixed, independent or consistent)")
     e.add_argument("clip", help="clip .npz from `ovl sr degrade`")
     e.add_argument("--model", help="estimator .npz (default: the shipped one for the clip's scale)")
-    e.add_argument("--setting", default="consistent", choices=SETTINGS)
+    e.add_argument("--setting", default="consistent", choices=SETTINGS + EXTRA_SETTINGS,
+                   help="state_space: the state-space temporal model (see docs/video_sr.md)")
     e.add_argument("--window", type=int, help="temporal window in frames (default: chosen per clip)")
     e.add_argument("-o", "--out", help="output kernel .npz")
     e.add_argument("--json", action="store_true", help="machine-readable output")
@@ -59,6 +60,7 @@ def configure(p: argparse.ArgumentParser) -> None:
     b.add_argument("--size", type=int, default=None, help="HR side (default 192 for x2, 256 for x4)")
     b.add_argument("--images", nargs="+", default=list(TEST_IMAGES), choices=TEST_IMAGES)
     b.add_argument("--window", type=int, help="fixed temporal window (default: chosen per clip)")
+    b.add_argument("--extra", nargs="+", default=[], choices=EXTRA_SETTINGS, help="extra temporal settings")
     b.add_argument("--model", help="use this estimator instead of training one")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--out", help="directory for results.md, results.json and example PNGs")
@@ -118,7 +120,9 @@ def _estimate(args: argparse.Namespace) -> int:
 
     clip = DegradedClip.load(args.clip)
     per_frame = estimate_kernels(_estimator(args.model, clip.scale), clip.lr)
-    sets = kernel_settings(per_frame, window=args.window)
+    from workloads.video_sr.experiment import EXTRA_SETTINGS
+
+    sets = kernel_settings(per_frame, window=args.window, extra=EXTRA_SETTINGS)
     chosen = sets[args.setting]
     if args.out:
         save_kernels(args.out, chosen, setting=args.setting)
@@ -201,7 +205,7 @@ def _bench(args: argparse.Namespace) -> int:
     size = args.size or (192 if args.scale == 2 else 256)
     config = ExperimentConfig(scale=args.scale, frames=args.frames, size=size, noises=tuple(args.noise),
                               images=tuple(args.images), seed=args.seed, window=args.window,
-                              train=TrainConfig(scale=args.scale))
+                              train=TrainConfig(scale=args.scale), extra=tuple(args.extra))
     estimator = TrainedEstimator.load(args.model) if args.model else None
     result = run_and_report(config, estimator=estimator, out=Path(args.out) if args.out else None)
     print(result.to_json() if args.json else result.markdown())
