@@ -203,6 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     print("load average (1, 5, 15 min): " + ", ".join(f"{v:.2f}" for v in os.getloadavg()))
     print("threads: simulator BLAS 1 (threadpoolctl during each run), onnxruntime intra/inter-op 1, torch "
           + ("loaded" if "torch" in sys.modules else "not loaded"))
+    from threadpoolctl import threadpool_info
+
+    blas = [f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} kernels" for i in threadpool_info()
+            if i.get("user_api") == "blas"]
+    print(f"BLAS: {', '.join(blas)}; OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')} (the "
+          f"kernels decide most of the functional rows: docs/simulator.md section 6)")
     w = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"{'measurement':<{w[0]}}  {'time':>{w[1]}}  {'target':<{w[2]}}  status")
     for r in rows:
