@@ -583,12 +583,22 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
             parent = top[int(rng.integers(len(top)))]
         return space.mutate(parent.genome, rng, n=1 if rng.random() < 0.6 else 2)
 
-    def upcoming(count: int) -> list[tuple[int, ...]]:
-        """The next `count` new candidates the loop below will propose if the ones before them change nothing
-        (replayed on copies of the queue and the random generator)."""
+    def upcoming(g0: tuple[int, ...], count: int) -> list[tuple[int, ...]]:
+        """The `count` new candidates the loop below will propose after `g0`, replayed on copies of the queue and
+        the random generator, assuming that every candidate passing the cheap checks is accepted without entering
+        the best or the front: one with a new planning key queues its plan-free variants, as the loop does."""
         q, r, run = list(queue), copy.deepcopy(rng), dup_run
+        keys: set[str] = set()
+
+        def accept(g: tuple[int, ...]) -> None:
+            key = pool.key(g)
+            if key is not None and cheap and key not in keys_seen and key not in keys:
+                keys.add(key)
+                q.extend(space.mutate(g, r, n=1 + int(r.integers(2)), only=cheap) for _ in range(inner))
+
+        accept(g0)
         out: list[tuple[int, ...]] = []
-        taken: set[tuple[int, ...]] = set()
+        taken: set[tuple[int, ...]] = {g0}
         for _ in range(8 * count):
             if len(out) >= count or len(seen) + len(out) >= min(limit, space.size):
                 break
@@ -601,6 +611,7 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
             run = 0
             taken.add(g)
             out.append(g)
+            accept(g)
         return out
 
     pool = _EvalPool(ev, workers) if workers > 1 else None
@@ -625,7 +636,7 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
                 e = ev(g)
             else:
                 pre = pool.start(g)                 # this one first, then the ones expected next
-                pool.ahead(upcoming(pool.depth))
+                pool.ahead(upcoming(g, pool.depth))
                 e = pool.finish(pre)
             seen[g] = e
             if e.status == "ok":
@@ -692,6 +703,7 @@ class _EvalPool:
         self.pending: dict[tuple[int, ...], int] = {}
         self.done: dict[tuple[int, ...], tuple] = {}
         self.pre: dict[tuple[int, ...], Any] = {}
+        self.keys: dict[tuple[int, ...], str] = {}
         self.load = [0] * workers
         self.home: dict[str, int] = {}
         self.plans = 0
@@ -707,11 +719,23 @@ class _EvalPool:
             pre = self.pre[g] = self.ev.precheck(g)
         return pre
 
+    def key(self, g: tuple[int, ...]) -> str | None:
+        """The planning key of a candidate that passes the cheap checks (None for one they reject)."""
+        k = self.keys.get(g)
+        if k is None:
+            pre = self._precheck(g)
+            if not isinstance(pre, _Fits):
+                return None
+            if len(self.keys) > 50_000:
+                self.keys.clear()
+            k = self.keys[g] = planning_key(pre.arch)
+        return k
+
     def _submit(self, pre: _Fits) -> None:
         g = pre.genome
         if g in self.done or g in self.pending:
             return
-        key = planning_key(pre.arch)
+        key = self.key(g)
         least = min(range(self.n), key=self.load.__getitem__)
         w = self.home.get(key)
         if w is None or self.load[w] > self.load[least] + self.SLACK:
@@ -746,12 +770,14 @@ class _EvalPool:
 
     def start(self, g: tuple[int, ...]):
         """Check `g` and send it to a worker if it needs estimating; returns what `finish` takes."""
-        pre = self.pre.pop(g, None) or self.ev.precheck(g)
+        pre = self._precheck(g)
         if isinstance(pre, _Fits):
             self._submit(pre)
         return pre
 
     def finish(self, pre) -> Evaluated:
+        self.pre.pop(pre.genome, None)
+        self.keys.pop(pre.genome, None)
         if isinstance(pre, Evaluated):
             return pre
         g = pre.genome
