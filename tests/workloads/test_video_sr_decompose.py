@@ -49,7 +49,7 @@ def test_spectral_change_measures_the_kernel_change_of_a_static_scene():
     """Same content in every frame, kernel changing: the content-free spectral regression recovers the change of
     the covariance around its clip mean (x2, no noise)."""
     from workloads.video_sr.clips import load_image
-    from workloads.video_sr.decompose import spectral_change
+    from workloads.video_sr.change import spectral_change
     from workloads.video_sr.degradation import degrade_frames
     from workloads.video_sr.kernels import kernel_schedule
 

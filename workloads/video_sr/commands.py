@@ -39,7 +39,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("clip", help="clip .npz from `ovl sr degrade`")
     e.add_argument("--model", help="estimator .npz (default: the shipped one for the clip's scale)")
     e.add_argument("--setting", default="consistent", choices=SETTINGS + EXTRA_SETTINGS,
-                   help="state_space: the state-space temporal model (see docs/video_sr.md)")
+                   help="state_space: the state-space temporal model; tested: the clip-wide estimate unless the "
+                   "spectra show a kernel change (see docs/video_sr.md)")
     e.add_argument("--window", type=int, help="temporal window in frames (default: chosen per clip)")
     e.add_argument("-o", "--out", help="output kernel .npz")
     e.add_argument("--json", action="store_true", help="machine-readable output")
@@ -122,7 +123,7 @@ def _estimate(args: argparse.Namespace) -> int:
     per_frame = estimate_kernels(_estimator(args.model, clip.scale), clip.lr)
     from workloads.video_sr.experiment import EXTRA_SETTINGS
 
-    sets = kernel_settings(per_frame, window=args.window, extra=EXTRA_SETTINGS)
+    sets = kernel_settings(per_frame, window=args.window, extra=EXTRA_SETTINGS, clip=clip)
     chosen = sets[args.setting]
     if args.out:
         save_kernels(args.out, chosen, setting=args.setting)

@@ -15,7 +15,8 @@ all jitter and drift would reach.
 The table also lists the kernel error of every temporal treatment, and of two ways of pooling evidence instead of
 estimates: the estimator applied to spectra pooled over frames (`estimator.estimate_kernels(pool=...)`: a 5-frame
 window mean, or the whole clip), and `spectral_change_kernels`, which measures the kernel's change over the clip
-from the frames' spectra directly (content-free, see its docstring) and averages that track with the estimates. Rows come from the evaluation clips of the experiment and from clips of the
+from the frames' spectra directly (content-free, `change.spectral_change`) and averages that track with the
+estimates. Rows come from the evaluation clips of the experiment and from clips of the
 estimator's training photographs (the set on which design choices may be made without touching the evaluation).
 """
 from __future__ import annotations
@@ -23,10 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from workloads.video_sr.degradation import DegradedClip, synthetic_clip
-from workloads.video_sr.estimator import SECTORS, TILE, TrainedEstimator, _bins, binned_power, estimate_kernels, shipped_estimator
+from workloads.video_sr.change import spectral_change
+from workloads.video_sr.estimator import TrainedEstimator, estimate_kernels, shipped_estimator
 from workloads.video_sr.experiment import ExperimentConfig, make_clips
 from workloads.video_sr.kernels import SRInputError, kernel_error
 from workloads.video_sr.temporal import (_ISO, _from_log, _to_log, consistent_kernels, fixed_kernel,
@@ -36,7 +37,6 @@ from workloads.video_sr.temporal import (_ISO, _from_log, _to_log, consistent_ke
 DESIGN_IMAGES: tuple[str, ...] = ("grace_hopper", "coins", "moon", "cell", "brick", "hubble_deep_field")
 TREATMENTS: tuple[str, ...] = ("independent", "fixed", "consistent", "state_space", "pooled_5", "pooled_clip",
                                "spectral_change", "bias_only")
-CHANGE_BANDS = 7  # radial bands (of 9) used by spectral_change: LR frequencies up to 0.44 cycles/pixel
 
 
 @dataclass(frozen=True)
@@ -62,30 +62,6 @@ def error_parts(estimated: np.ndarray, true: np.ndarray) -> ErrorParts:
     lag1 = float((r[1:] * r[:-1]).sum() / max((r ** 2).sum(), 1e-300))
     return ErrorParts(float((e ** 2).sum(axis=1).mean()), float(mean @ mean), max(var - jitter, 0.0),
                       min(jitter, var), lag1)
-
-
-def spectral_change(lr: np.ndarray, scale: int, noise: float = 0.0, bands: int = CHANGE_BANDS) -> np.ndarray:
-    """Change of each frame's kernel covariance from the clip mean (T, 3), measured from the frames' spectra.
-
-    A Gaussian blur multiplies the power spectrum by exp(-4 pi^2 f^T Sigma f / s^2) (f in LR cycles/pixel), so
-    with the content shared by the frames, log P_t(f) - mean_t log P_t(f) = c_t - 4 pi^2 f^T (Sigma_t - mean
-    Sigma) f / s^2 + error: a linear regression per frame over the (band, sector) bins below `bands`, whose
-    slope is the covariance change. Known white noise adds a floor to the power; the regressors are scaled by
-    the signal fraction 1 - floor / P (the derivative of log(P_signal + floor)). Content drift (pan, zoom) is
-    the error term."""
-    window, bins = _bins()
-    power = binned_power(torch.from_numpy(np.asarray(lr, dtype=np.float64))).numpy()
-    f = np.fft.fftfreq(TILE)
-    fy, fx = np.meshgrid(f, f, indexing="ij")
-    q = np.stack([fx.ravel() ** 2, 2 * fx.ravel() * fy.ravel(), fy.ravel() ** 2], 1) * (-4 * np.pi ** 2 / scale ** 2)
-    design = bins.numpy().T @ q
-    sel = np.arange(power.shape[1]) // SECTORS < bands
-    floor = (noise / 255.0) ** 2 * float((window.numpy() ** 2).sum())
-    gain = np.clip(1.0 - floor / power.mean(axis=0), 0.0, 1.0)
-    logp = np.log(power)
-    d = (logp - logp.mean(axis=0))[:, sel]
-    x = np.concatenate([np.ones((sel.sum(), 1)), design[sel] * gain[sel, None]], axis=1)
-    return np.linalg.lstsq(x, d.T, rcond=None)[0][1:4].T
 
 
 def spectral_change_kernels(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> np.ndarray:

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from workloads.video_sr.clips import TEST_IMAGES
+from workloads.video_sr.clips import TEST_IMAGES, luminance
 from workloads.video_sr.degradation import DegradedClip, check_scale, synthetic_clip
 from workloads.video_sr.estimator import TrainConfig, TrainedEstimator, estimate_kernels, train_estimator
 from workloads.video_sr.kernels import SCHEDULE_KINDS, SRInputError, kernel_error, temporal_consistency
@@ -30,7 +30,7 @@ from workloads.video_sr.restoration import RestoreConfig, bicubic, restore_clip
 from workloads.video_sr.temporal import choose_window, consistent_kernels, fit_state_space, fixed_kernel, state_space_kernels
 
 SETTINGS: tuple[str, ...] = ("fixed", "independent", "consistent")
-EXTRA_SETTINGS: tuple[str, ...] = ("state_space",)
+EXTRA_SETTINGS: tuple[str, ...] = ("state_space", "tested")
 METHODS: tuple[str, ...] = ("bicubic",) + SETTINGS + ("true",)
 
 
@@ -46,14 +46,22 @@ def check_extra(extra: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(extra)
 
 
-def kernel_settings(per_frame: np.ndarray, *, window: int | None = None,
-                    extra: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+def kernel_settings(per_frame: np.ndarray, *, window: int | None = None, extra: tuple[str, ...] = (),
+                    clip: DegradedClip | None = None) -> dict[str, np.ndarray]:
     """The three ways to use per-frame estimates (T, 3): one kernel per clip, as estimated, temporally consistent
-    (plus the `extra` settings: "state_space" = `temporal.state_space_kernels`)."""
+    (plus the `extra` settings: "state_space" = `temporal.state_space_kernels`; "tested" =
+    `change.gated_kernels`, the clip-wide estimate unless the clip's spectra show a kernel change, which needs
+    the LR `clip`)."""
     out = {"fixed": fixed_kernel(per_frame), "independent": np.asarray(per_frame, dtype=np.float64),
            "consistent": consistent_kernels(per_frame, window)}
     if "state_space" in check_extra(extra):
         out["state_space"] = state_space_kernels(per_frame)
+    if "tested" in extra:
+        if clip is None:
+            raise SRInputError("the 'tested' setting needs the LR clip (its spectra), not only the estimates")
+        from workloads.video_sr.change import gated_kernels
+
+        out["tested"] = gated_kernels(per_frame, clip.lr, clip.scale, clip.noise)[0]
     return out
 
 
@@ -141,7 +149,7 @@ def evaluate_clip(clip: DegradedClip, per_frame: np.ndarray, *, restore: Restore
     entirely unless the independent per-frame estimates have the stored kernel error."""
     if clip.hr is None or clip.kernels is None:
         raise SRInputError(f"clip '{clip.name}' has no ground truth; evaluation needs a synthetic clip")
-    kernels = kernel_settings(per_frame, window=window, extra=extra) | {
+    kernels = kernel_settings(per_frame, window=window, extra=extra, clip=clip) | {
         "true": np.asarray(clip.kernels, dtype=np.float64)}
     errors = {m: kernel_error(k, clip.kernels) for m, k in kernels.items()}
     reuse = reuse or {}
@@ -176,6 +184,12 @@ def evaluate_clip(clip: DegradedClip, per_frame: np.ndarray, *, restore: Restore
     if "state_space" in extra:
         fit = fit_state_space(per_frame)
         model = "constant" if fit.model == "constant" else f"irw, q={fit.ratio:.2g}"
+    if "tested" in extra:
+        from workloads.video_sr.change import change_statistic, null_threshold
+
+        f = change_statistic(clip.lr if clip.lr.ndim == 3 else luminance(clip.lr), clip.scale, clip.noise)
+        limit = null_threshold(clip.scale, float(clip.noise), clip.frames, clip.lr.shape[1] * clip.scale)
+        model += f"; F={f:.3g} {'>' if f > limit else '<='} {limit:.3g}"
     return ClipOutcome(clip, rows, restored, kernels, chosen, model, tuple(reused))
 
 
@@ -282,7 +296,7 @@ class ExperimentResult:
                          f"{v['psnr_gain_vs_fixed']:+.3f} | {v['psnr_gain_vs_independent']:+.3f} | "
                          f"{v['ssim_gain_vs_fixed']:+.4f} | {v['ssim_gain_vs_independent']:+.4f} |")
         methods, settings = self.methods, SETTINGS + self.config.extra
-        model_col = " state-space model |" if self.config.extra else ""
+        model_col = " state-space model; change test |" if self.config.extra else ""
         lines += ["", "| clip | noise | window |" + model_col + " " + " | ".join(f"{m} PSNR" for m in methods) +
                   " | " + " | ".join(f"{m} k.err" for m in settings) + " |",
                   "|---" * (3 + bool(self.config.extra) + len(methods) + len(settings)) + "|"]
