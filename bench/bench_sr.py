@@ -18,7 +18,8 @@ photographs only (never the evaluation ones) and prints the best schedule; its r
 writes it to `workloads/video_sr/data/sr_a10.toml` (`--base dla_alexnet_a10`: `sr_dla_a10.toml`, from the
 FPGA'17 overlay with its clock and DDR; `--no-tailor` keeps the shipped files) and prints the fps
 table of every SR network at both resolutions on the default overlays (cycle model and fast estimate).
-`--extra state_space` adds the state-space temporal model (`temporal.state_space_kernels`) as a fourth setting;
+`--extra state_space tested` adds the state-space temporal model (`temporal.state_space_kernels`) and the
+change-tested setting (`change.gated_kernels`: one kernel unless the spectra show a change) as further settings;
 `--reuse RESULTS.json` takes over the rows of an earlier run whose kernels are unchanged (checked per clip and
 setting by their kernel error), so only new or changed settings are restored. `--decompose` runs no restoration:
 it splits the per-frame estimator's log-covariance error into clip-wide bias, slow drift and frame-to-frame
