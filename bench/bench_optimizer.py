@@ -2,18 +2,20 @@
 overlay the optimiser tailors to GoogLeNet on the Arria 10 GX 1150, next to the published ~900 fps.
 
     .venv/bin/python bench/bench_optimizer.py                   # 120 s search (seed 0) and the tables
-    .venv/bin/python bench/bench_optimizer.py --time-limit 30   # shorter
-    .venv/bin/python bench/bench_optimizer.py --baseline 16472d0 --candidates 1500   # old tile costs, same run
+    .venv/bin/python bench/bench_optimizer.py --time-limit 30 --workers 2   # shorter, two worker processes
+    .venv/bin/python bench/bench_optimizer.py --baseline b669901 --candidates 4000 --workers 2 --skip-search
+    .venv/bin/python bench/bench_optimizer.py --baseline b669901 --network sr --candidates 600 --reps 1 --skip-search
     .venv/bin/python bench/bench_optimizer.py --whole-buffer --skip-search   # what the whole-buffer pass gains
 
 Writes out/optimizer/googlenet_opt.toml. Wall and CPU seconds are both printed with the load average: on the
 shared 2-core machine the search gets a fraction of one core.
 
-`--baseline REV` also runs fixed-length searches (`--candidates`, seed 0) round-robin with today's code: with the
-per-tile cost code of simulator/estimate.py at git revision REV (`_tile_costs`, `_config_words`, `_arch_key`;
-the rest of the estimate is today's) and plans keyed by precision name, as before; and with only those tile
-costs, which must visit the same candidates and give the same fps and front as today's (checked): the speed-up
-on the same load, and the exactness of the new code.
+`--baseline REV` also runs fixed-length searches (`--candidates`, seed 0), each in a fresh process, round-robin:
+with hw_models/optimizer.py and simulator/estimate.py at git revision REV (the rest of the code as committed at
+HEAD), with today's code, and with today's code and `--workers` processes. All must visit the same candidates and
+give the same best architecture, fps and front (checked); the table gives wall and CPU time (the search's process
+plus its workers), candidates per wall- and CPU-minute, compiler plans and the search process's peak RSS.
+`--network sr` runs the SR tailoring of bench_sr.py --overlay (four networks at 360p->720p) instead of GoogLeNet.
 """
 from __future__ import annotations
 
@@ -47,97 +49,96 @@ def cycle_model_fps(graph, arch) -> float:
     return rep.totals()["throughput_per_s"]
 
 
-BASELINE_NAMES = ("_tile_costs", "_config_words", "_arch_key")
+BASELINE_FILES = ("hw_models/optimizer.py", "simulator/estimate.py")
 
 
-def load_baseline(rev: str):
-    """simulator/estimate.py at git revision `rev`, as a separate module (its per-tile cost functions are swapped
-    into simulator.estimate by `swapped`)."""
-    import importlib.util
+def baseline_tree(rev: str) -> Path:
+    """A copy of the committed tree (HEAD) with the optimiser's and the estimate's files at git revision `rev`:
+    the code before this work, on today's compiler."""
     import subprocess
-    import sys
+    import tarfile
     import tempfile
 
-    src = subprocess.run(["git", "show", f"{rev}:simulator/estimate.py"], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "estimate_baseline.py"
-    path.write_text(src)
-    spec = importlib.util.spec_from_file_location("simulator._estimate_baseline", path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    tree = Path(tempfile.mkdtemp(prefix="ovl-baseline-"))
+    tar = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=__import__("io").BytesIO(tar)) as t:
+        t.extractall(tree, filter="data")
+    for f in BASELINE_FILES:
+        src = subprocess.run(["git", "show", f"{rev}:{f}"], cwd=ROOT, check=True, capture_output=True).stdout
+        (tree / f).write_bytes(src)
+    return tree
 
 
-class swapped:
-    """Context: simulator.estimate uses the baseline module's per-tile cost functions (memos cleared around);
-    with `by_name`, the optimiser's plans are also keyed by the precision's name (the planning key before it
-    read only the feature width and the int8 flag)."""
+def run_driver(tree: Path | None, network: str, candidates: int, workers: int) -> dict:
+    """One fixed-length search (seed 0) in a fresh process, on the code in `tree` (None: this checkout)."""
+    import json
+    import subprocess
+    import sys
 
-    def __init__(self, baseline, by_name: bool = False):
-        self.baseline, self.by_name = baseline, by_name
-
-    def __enter__(self):
-        import hw_models.optimizer as O
-        import simulator.estimate as E
-
-        self.saved = {n: getattr(E, n) for n in BASELINE_NAMES}
-        self.key = O.planning_key
-        for n in BASELINE_NAMES:
-            setattr(E, n, getattr(self.baseline, n))
-        if self.by_name:
-            O.planning_key = lambda arch, _key=self.key: _key(arch) + arch.precision
-        E.clear_memo()
-
-    def __exit__(self, *exc):
-        import hw_models.optimizer as O
-        import simulator.estimate as E
-
-        for n, f in self.saved.items():
-            setattr(E, n, f)
-        O.planning_key = self.key
-        E.clear_memo()
+    env = dict(os.environ, PYTHONPATH=str(tree or ROOT))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--driver", network, str(candidates), str(workers)]
+    r = subprocess.run(cmd, cwd=tree or ROOT, env=env, capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit(f"driver failed ({' '.join(cmd)}):\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def compare_baseline(rev: str, candidates: int, base, g) -> None:
-    """Fixed-length searches (same seed) with the baseline's code, with only its tile costs, and with today's,
-    round-robin (same load). Today's and the tile-costs-only run visit the same candidates: their results must be
-    equal. The full baseline also keys plans by precision name, so its search takes other steps."""
+def driver(network: str, candidates: int, workers: int) -> None:
+    """Body of `--driver`: the search, then one JSON line (times, result, peak RSS)."""
+    import json
+    import resource
+
+    from hw_models.arch import load_arch
     from hw_models.optimizer import optimize
-    from simulator.estimate import clear_memo
 
-    old = load_baseline(rev)
-    arms = {"baseline (tile costs and plan key)": dict(by_name=True), "baseline tile costs only": dict(),
-            "today": None}
-    runs: dict[str, list] = {k: [] for k in arms}
-    results = {}
-    for rep in range(2):
-        for label, kw in arms.items():
-            clear_memo()
-            call = lambda: timed(optimize, [g], base, time_limit=1e9, max_candidates=candidates, seed=0,  # noqa
-                                 precisions=("bfp16", "bfp11"))
-            if kw is None:
-                res, wall, cpu = call()
-            else:
-                with swapped(old, **kw):
-                    res, wall, cpu = call()
-            runs[label].append((wall, cpu, loadavg(), res.plans, res.evaluated))
-            results[label] = res
-    a, b = results["baseline tile costs only"], results["today"]
-    same = ([e.genome for e in a.front] == [e.genome for e in b.front] and a.best.genome == b.best.genome
-            and max(abs(x / y - 1) for e, f in zip(a.front, b.front) for x, y in zip(e.fps, f.fps)) <= 1e-12
-            and a.evaluated == b.evaluated and a.plans == b.plans)
-    print(f"\n## Code at {rev} (baseline) vs today, {candidates:,} GoogLeNet candidates (seed 0), runs round-robin")
-    print(f"baseline tile costs only vs today: same candidates estimated ({b.evaluated:,}), plans ({b.plans}), best "
-          f"and front (fps within 1e-12): {'yes' if same else 'NO'}")
-    print("| code | run | wall s | CPU s | candidates/min wall | per CPU-minute | plans | estimated | load average |")
+    if network == "sr":
+        from workloads.video_sr.overlay import sr_graphs
+
+        graphs, base, kw = sr_graphs("360p->720p"), load_arch("a10_generic"), {}
+    else:
+        from workloads.zoo import build_ir
+
+        graphs = [build_ir(network)]
+        base = load_arch("a10_generic").with_changes(clock_mhz=303.0, **{"ddr.bandwidth_gbs": 25.6})
+        kw = dict(precisions=("bfp16", "bfp11"))
+    if workers > 1:
+        kw["workers"] = workers
+    la0 = os.getloadavg()[0]
+    res, wall, cpu = timed(optimize, graphs, base, time_limit=1e9, max_candidates=candidates, seed=0, **kw)
+    print(json.dumps({"wall": wall, "cpu": cpu, "worker_cpu": getattr(res, "worker_cpu_seconds", 0.0),
+                      "load": [la0, os.getloadavg()[0]], "considered": res.considered, "evaluated": res.evaluated,
+                      "plans": res.plans, "best": [list(res.best.genome), list(res.best.fps)],
+                      "front": [[list(e.genome), list(e.fps)] for e in res.front],
+                      "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def compare_baseline(rev: str, candidates: int, workers: int, reps: int = 2, network: str = "googlenet") -> None:
+    """Fixed-length searches (seed 0) with the optimiser and estimate at `rev` and with today's, serially and with
+    `workers` worker processes, each in a fresh process, round-robin (same load): speed, peak RSS, and that all
+    visit the same candidates with the same best architecture, fps and front (checked)."""
+    tree = baseline_tree(rev)
+    arms = [(f"{rev} (before)", tree, 1), ("today", None, 1)] + ([(f"today, --workers {workers}", None, workers)]
+                                                                 if workers > 1 else [])
+    rows = []
+    for rep in range(reps):
+        for label, t, w in arms:
+            rows.append((label, rep + 1, run_driver(t, network, candidates, w)))
+    ref = rows[0][2]
+    same = all(r["best"] == ref["best"] and r["front"] == ref["front"] and r["evaluated"] == ref["evaluated"]
+               for _, _, r in rows)
+    print(f"\n## {rev} vs today, {candidates:,} {network} candidates (seed 0), fresh process per run, round-robin")
+    print(f"same candidates estimated ({ref['evaluated']:,}), best ({ref['best'][1][0]:.4f} fps) and front in every "
+          f"run: {'yes' if same else 'NO'}")
+    print("| code | run | wall s | CPU s (search + workers) | candidates/min wall | per CPU-minute | plans | "
+          "peak RSS MB | load average (1 min) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for label, rs in runs.items():
-        for i, (wall, cpu, la, plans, n_est) in enumerate(rs):
-            print(f"| {label} | {i + 1} | {wall:.1f} | {cpu:.1f} | {60 * candidates / wall:,.0f} | "
-                  f"{60 * candidates / cpu:,.0f} | {plans} | {n_est:,} | {la} |")
+    for label, rep, r in rows:
+        cpu = r["cpu"] + r["worker_cpu"]
+        print(f"| {label} | {rep} | {r['wall']:.1f} | {r['cpu']:.1f} + {r['worker_cpu']:.1f} | "
+              f"{60 * r['considered'] / r['wall']:,.0f} | {60 * r['considered'] / cpu:,.0f} | {r['plans']} | "
+              f"{r['rss_mb']:,.0f} | {r['load'][0]:.1f} -> {r['load'][1]:.1f} |")
     if not same:
-        raise SystemExit("baseline tile costs and today's disagree")
+        raise SystemExit("the baseline and today's searches disagree")
 
 
 def whole_buffer_table(random_candidates: int = 60) -> None:
@@ -194,12 +195,22 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="out/optimizer")
     ap.add_argument("--baseline", default=None, metavar="REV",
-                    help="also compare with the per-tile cost code of simulator/estimate.py at this git revision")
+                    help="also compare with hw_models/optimizer.py and simulator/estimate.py at this git revision")
     ap.add_argument("--candidates", type=int, default=1500, help="length of the --baseline searches")
+    ap.add_argument("--reps", type=int, default=2, help="rounds of the --baseline comparison")
+    ap.add_argument("--network", default="googlenet",
+                    help="network of the --baseline searches: a zoo name, or 'sr' (the four SR networks at "
+                         "360p->720p from a10_generic, as bench_sr.py --overlay)")
+    ap.add_argument("--workers", type=int, default=1, help="worker processes of the search (and the --baseline arm)")
+    ap.add_argument("--driver", nargs=3, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--skip-search", action="store_true", help="only the exactness/cost tables (and --baseline)")
     ap.add_argument("--whole-buffer", action="store_true",
                     help="also measure the whole-buffer pass at -O2 (zoo x 2 architectures, random candidates)")
     args = ap.parse_args()
+    if args.driver:
+        net, n, w = args.driver
+        driver(net, int(n), int(w))
+        return
 
     from hw_models.arch import load_arch
     from hw_models.area import estimate_area
@@ -246,7 +257,7 @@ def main() -> None:
     print(f"| area estimate (fresh) | {1e3 * w_area / len(ar):.2f} | {1e3 * c_area / len(ar):.2f} |")
 
     if args.baseline:
-        compare_baseline(args.baseline, args.candidates, base, g)
+        compare_baseline(args.baseline, args.candidates, args.workers, args.reps, args.network)
     if args.whole_buffer:
         whole_buffer_table()
     if args.skip_search:
@@ -254,9 +265,10 @@ def main() -> None:
 
     # the search
     res, wall, cpu = timed(optimize, [g], base, objective="throughput", time_limit=args.time_limit, seed=args.seed,
-                           precisions=("bfp16", "bfp11"))
+                           precisions=("bfp16", "bfp11"), workers=args.workers)
     print(f"\n## ovl arch optimize --model googlenet --device arria10_gx1150 --clock-mhz 303 --ddr-gbs 25.6 "
-          f"--precision bfp16,bfp11 --time-limit {args.time_limit:g} --seed {args.seed} (load average {loadavg()})")
+          f"--precision bfp16,bfp11 --time-limit {args.time_limit:g} --seed {args.seed} --workers {args.workers} "
+          f"(load average {loadavg()})")
     print(summary(res))
     print("\nPareto front:")
     print(front_table(res))
@@ -279,9 +291,11 @@ def main() -> None:
             else:
                 t = area.total
                 print(f"| {label} | {fe:,.1f} | {cm:,.1f} | {t.dsps:,} | {t.mem_blocks:,} | {t.alms:,} |")
+    cpu += res.worker_cpu_seconds
     print(f"\nsearch: {res.considered:,} candidates ({res.evaluated:,} estimated) in {wall:.1f} s wall, {cpu:.1f} s "
-          f"CPU: {60 * res.considered / wall:,.0f} candidates/min and {60 * res.evaluated / wall:,.0f} estimated/min "
-          f"wall; {60 * res.considered / cpu:,.0f} and {60 * res.evaluated / cpu:,.0f} per CPU-minute")
+          f"CPU ({res.worker_cpu_seconds:.1f} s of it in {args.workers} worker(s)): {60 * res.considered / wall:,.0f} "
+          f"candidates/min and {60 * res.evaluated / wall:,.0f} estimated/min wall; {60 * res.considered / cpu:,.0f} "
+          f"and {60 * res.evaluated / cpu:,.0f} per CPU-minute")
     print(f"load average at the end: {loadavg()}")
 
 
