@@ -4,6 +4,7 @@ Target (issue 3): under 1 s each.
 
     .venv/bin/python bench/bench_compile.py [--repeat 3] [--arch a10_generic]
     .venv/bin/python bench/bench_compile.py --matrix [--asm] [--archs tiny,a10_generic,dla_alexnet_a10]   # all nine
+        [--models vgg19,zfnet512] [--json rows.json]
 
 Timings are wall clock on a shared machine: run it on a quiet one, and compare runs made together.
 """
@@ -49,30 +50,51 @@ def table(model: str, arch: str, best: dict) -> None:
     print(f"  {'lowering (+ weight encoding)':28s} {1000 * res.seconds['lower']:9.1f}")
 
 
-def matrix(archs: list[str], asm: bool) -> None:
-    """Compile every light model at -O0 and -O2; with `asm`, also check the byte-exact assembly round trip (the
-    test suite skips it for programs over 1,500 bundles: the assembler parses about 1,000 bundles per second)."""
+def matrix(archs: list[str], asm: bool, models: list[str] | None = None, out: str | None = None) -> None:
+    """Compile every light model at -O0 and -O2 (no weight encoding); with `asm`, also check the byte-exact
+    assembly round trip. Times are CPU seconds of this process (time.process_time) and wall seconds; the load
+    average is printed before and after (the machine is shared)."""
+    import json
+
     from compiler.asm import assemble, disassemble
 
-    print(f"{'model':14s} {'arch':16s} {'-O':>2s} {'bundles':>8s} {'host':>4s} {'overhead':>9s} {'seconds':>8s}  note")
+    print(f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
+    print(f"{'model':14s} {'arch':16s} {'-O':>2s} {'bundles':>8s} {'host':>4s} {'overhead':>9s} {'cpu s':>7s} "
+          f"{'wall s':>7s} {'asm cpu':>7s}  note")
+    rows = []
     for path in sorted(glob.glob(str(LIGHT / "light_*.onnx"))):
         model = Path(path).stem.removeprefix("light_")
+        if models and model not in models:
+            continue
         for arch in archs:
             for level in (0, 2):
-                t0 = time.perf_counter()
+                row = {"model": model, "arch": arch, "opt_level": level}
+                t0, c0 = time.perf_counter(), time.process_time()
                 try:
                     res = compile_model(path, arch, opt_level=level, with_weights=False)
                     s = res.program.stats()
-                    dt = time.perf_counter() - t0
-                    note = ""
+                    row.update(bundles=s["bundles"], host=s["host_partitions"], overhead=s["config_overhead"],
+                               cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - t0,
+                               passes_s=res.seconds["passes"], lower_s=res.seconds["lower"])
+                    note, asm_cpu = "", float("nan")
                     if asm:
-                        same = assemble(disassemble(res.program)).encode() == res.program.encode()
+                        c1 = time.process_time()
+                        binary = res.program.encode()
+                        same = assemble(disassemble(res.program)).encode() == binary
+                        asm_cpu = time.process_time() - c1
+                        row.update(asm_exact=same, asm_cpu_s=asm_cpu)
                         note = "asm round trip exact" if same else "ASM ROUND TRIP DIFFERS"
                     print(f"{model:14s} {arch:16s} {level:2d} {s['bundles']:8d} {s['host_partitions']:4d} "
-                          f"{100 * s['config_overhead']:8.3f}% {dt:8.2f}  {note}", flush=True)
+                          f"{100 * s['config_overhead']:8.3f}% {row['cpu_s']:7.1f} {row['wall_s']:7.1f} "
+                          f"{asm_cpu:7.1f}  {note}", flush=True)
                 except UserError as exc:
-                    print(f"{model:14s} {arch:16s} {level:2d} {'-':>8s} {'-':>4s} {'-':>9s} "
-                          f"{time.perf_counter() - t0:8.2f}  {exc}", flush=True)
+                    row.update(error=str(exc), cpu_s=time.process_time() - c0, wall_s=time.perf_counter() - t0)
+                    print(f"{model:14s} {arch:16s} {level:2d} {'-':>8s} {'-':>4s} {'-':>9s} {row['cpu_s']:7.1f} "
+                          f"{row['wall_s']:7.1f} {'-':>7s}  {exc}", flush=True)
+                rows.append(row)
+                if out:
+                    Path(out).write_text(json.dumps(rows, indent=1))
+    print(f"load average {os.getloadavg()[0]:.1f} at end", flush=True)
 
 
 def main() -> int:
@@ -83,9 +105,11 @@ def main() -> int:
     ap.add_argument("--matrix", action="store_true", help="compile all nine light models at -O0 and -O2")
     ap.add_argument("--archs", default="tiny,a10_generic,dla_alexnet_a10")
     ap.add_argument("--asm", action="store_true", help="with --matrix: check the assembly round trip too")
+    ap.add_argument("--models", default="", help="with --matrix: comma-separated subset (e.g. vgg19,zfnet512)")
+    ap.add_argument("--json", default="", help="with --matrix: also write the rows to this JSON file")
     args = ap.parse_args()
     if args.matrix:
-        matrix(args.archs.split(","), args.asm)
+        matrix(args.archs.split(","), args.asm, [m for m in args.models.split(",") if m], args.json or None)
         return 0
     print(f"compile benchmark (best of {args.repeat}), load average {os.getloadavg()[0]:.1f}")
     rows = []
