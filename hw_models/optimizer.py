@@ -763,7 +763,9 @@ class _EvalPool:
             except _queue.Empty:
                 dead = [p.name for p in self.procs if not p.is_alive()]
                 if dead:
-                    raise RuntimeError(f"arch optimize: worker process(es) {', '.join(dead)} exited unexpectedly")
+                    raise RuntimeError(f"arch optimize: worker process(es) {', '.join(dead)} exited unexpectedly "
+                                       "(a script calling optimize(workers > 1) needs an `if __name__ == "
+                                       "'__main__':` guard: the workers import it)")
         w = self.pending.pop(g)
         self.load[w] -= 1
         self.done[g] = outcome
