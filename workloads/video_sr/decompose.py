@@ -101,9 +101,10 @@ def design_clips(config: ExperimentConfig) -> list[DegradedClip]:
         for i, image in enumerate(DESIGN_IMAGES):
             for j, schedule in enumerate(config.schedules):
                 for rep in range(2):
-                    clips.append(synthetic_clip(image, schedule=schedule, frames=config.frames,  # type: ignore[arg-type]
-                                                size=(config.size, config.size), scale=config.scale, noise=noise,
-                                                seed=7000 + rep * 97 + n * 1009 + i * 31 + j))
+                    clips.append(synthetic_clip(
+                        image, schedule=schedule, frames=config.frames,  # type: ignore[arg-type]
+                        size=(config.size, config.size), scale=config.scale, noise=noise,
+                        seed=7000 + rep * 97 + n * 1009 + i * 31 + j))
     return clips
 
 

@@ -27,7 +27,8 @@ from workloads.video_sr.estimator import TrainConfig, TrainedEstimator, estimate
 from workloads.video_sr.kernels import SCHEDULE_KINDS, SRInputError, kernel_error, temporal_consistency
 from workloads.video_sr.metrics import clip_quality, default_border
 from workloads.video_sr.restoration import RestoreConfig, bicubic, restore_clip
-from workloads.video_sr.temporal import choose_window, consistent_kernels, fit_state_space, fixed_kernel, state_space_kernels
+from workloads.video_sr.temporal import (choose_window, consistent_kernels, fit_state_space, fixed_kernel,
+                                         state_space_kernels)
 
 SETTINGS: tuple[str, ...] = ("fixed", "independent", "consistent")
 EXTRA_SETTINGS: tuple[str, ...] = ("state_space", "tested")
@@ -292,7 +293,8 @@ class ExperimentResult:
         lines += ["", "| setting | noise | schedule | target | met | dPSNR vs fixed | dPSNR vs independent | "
                   "dSSIM vs fixed | dSSIM vs independent |", "|---|---|---|---|---|---|---|---|---|"]
         for v in self.verdicts():
-            lines.append(f"| {v['setting']} | {v['noise']:g} | {v['schedule']} | {v['target']} | {'yes' if v['met'] else 'NO'} | "
+            lines.append(f"| {v['setting']} | {v['noise']:g} | {v['schedule']} | {v['target']} | "
+                         f"{'yes' if v['met'] else 'NO'} | "
                          f"{v['psnr_gain_vs_fixed']:+.3f} | {v['psnr_gain_vs_independent']:+.3f} | "
                          f"{v['ssim_gain_vs_fixed']:+.4f} | {v['ssim_gain_vs_independent']:+.4f} |")
         methods, settings = self.methods, SETTINGS + self.config.extra
