@@ -84,7 +84,7 @@ class NetworkCost:
     """
 
     def __init__(self, graph: Graph, *, opt_level: int = 2, name: str | None = None, max_plans: int = 512,
-                 max_plan_tiles: int = 1 << 17, on_chip: bool = True):
+                 max_plan_tiles: int = 1 << 20, on_chip: bool = True):
         self.graph = graph
         self.opt_level = opt_level
         self.on_chip = on_chip

@@ -472,11 +472,11 @@ class Memo:
 
 #: The group-cost memo's bounds: entries, and tile costs held in total (each entry holds one per tile of its
 #: group; large-image networks such as the SR zoo have thousands of tiles per plan).
-MEMO_TILES = 1 << 21
+MEMO_TILES = 1 << 24
 MEMO = Memo(max_weight=MEMO_TILES, weigh=lambda v: len(v[0]) + 1)
 #: tile tables (`_tile_table`) per tile plan object, bounded by tiles held (a table keeps its plan's tiles alive)
-TABLE_TILES = 1 << 18
-_TABLES = Memo(1 << 15, max_weight=TABLE_TILES, weigh=lambda v: len(v[1][1]) + 1)
+TABLE_TILES = 1 << 21
+_TABLES = Memo(1 << 18, max_weight=TABLE_TILES, weigh=lambda v: len(v[1][1]) + 1)
 GRAPH_MEMO = Memo(4096)
 
 
@@ -731,7 +731,7 @@ def _costed(planned, a, layers: bool = True) -> tuple[list[GroupCost], list[floa
 
 
 #: schedule walks per plan object, bounded by entries and by the tiles of the plans they keep alive
-_WALKS = Memo(1024, max_weight=1 << 18, weigh=lambda v: v[4])
+_WALKS = Memo(1024, max_weight=1 << 21, weigh=lambda v: v[4])
 
 
 def psum_wait(prev: TileCost, t: TileCost) -> bool:
