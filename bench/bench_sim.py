@@ -64,13 +64,12 @@ def accuracy() -> None:
     cases; the torch-exported CNN / SR / LSTM / GRU at -O2 and -O0 vs torch): max |sim - ref| / max |ref| per case
     with fp32 accumulators (the default) and with fp64 reference sums. The tests assert <= 1e-4 for the default."""
     import tempfile
-    import warnings
 
     import onnx
     from onnx import numpy_helper
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "simulator"))
-    from test_functional_torch import _torch_models
+    from test_functional_torch import _torch_models, export_case
     from zoo_helpers import FP32, LIGHT, MODELS, ort_outputs, rel, with_random_weights
 
     from compiler.frontend import import_onnx
@@ -111,26 +110,12 @@ def accuracy() -> None:
         f2 = feeds_for(g2)
         out, ref = sim(g2, load_arch(arch).with_changes(precision="fp32"), opt, f2), ort_outputs(m2, f2)[0]
         line(f"{name}, random weights, -O{opt} {arch}", {a: rel(out[a][g2.outputs[0]], ref) for a in accs})
-    import torch
-
     folder = Path(tempfile.mkdtemp())
     for name, (cls, shapes) in _torch_models().items():
-        torch.manual_seed(0)
-        m = cls().eval()
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.5, 0.5)
-                mod.running_var.uniform_(0.5, 2.0)
-        args = tuple(torch.randn(s, generator=torch.Generator().manual_seed(1)) for s in shapes)
-        path = folder / f"{name}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(m, args, str(path), opset_version=17, dynamo=False)
-        with torch.no_grad():
-            ref = m(*args).numpy()
+        path, inputs, ref = export_case(name, cls, shapes, folder)
         g = import_onnx(path)
         for opt in (2, 0):
-            out = sim(g, FP32, opt, dict(zip(g.inputs, [a.numpy() for a in args])))
+            out = sim(g, FP32, opt, dict(zip(g.inputs, inputs)))
             line(f"torch {name}, -O{opt} vs torch", {a: rel(out[a][g.outputs[0]], ref) for a in accs})
 
 

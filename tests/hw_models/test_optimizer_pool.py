@@ -6,31 +6,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compiler.builder import GraphBuilder
 from compiler.errors import UserError
 from hw_models.arch import load_arch
 from hw_models.optimizer import ArchSpace, Budget, Evaluator, NetworkCost, optimize
 from simulator import estimate as E
-
-
-def net_with_every_aux(batch: int = 1):
-    """Conv, pool, LRN, eltwise, depthwise and FC groups: groups that use different aux kernels."""
-    b = GraphBuilder("aux_mix")
-    x = b.input("x", (batch, 3, 36, 36))
-    y = b.relu(b.conv(x, 32, 3, pad=1))
-    y = b.max_pool(y, 2, 2)
-    y = b.lrn(y, size=5)
-    z = b.relu(b.conv(y, 32, 3, pad=1))
-    y = b.relu(b.add(y, z))
-    y = b.relu(b.conv(y, 32, 3, pad=1, groups=32))
-    y = b.avg_pool(b.conv(y, 48, 1), 2, 2)
-    y = b.fc(b.flatten(y), 10)
-    return b.build([y])
+from test_optimizer_speed import mixed_net
 
 
 @pytest.fixture(scope="module")
 def net():
-    return net_with_every_aux()
+    return mixed_net()  # groups that use different aux kernels
 
 
 @pytest.fixture(scope="module")

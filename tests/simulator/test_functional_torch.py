@@ -60,28 +60,31 @@ def _torch_models():
             "gru": (GRU, [(5, 3, 10), (1, 3, 16)])}
 
 
-@pytest.fixture(scope="module")
-def torch_exports(tmp_path_factory):
+def export_case(name, cls, shapes, folder):
+    """Export model `name` (seeded weights, randomised BatchNorm statistics) to `folder`; returns (path, the
+    seeded inputs as numpy arrays, torch's output)."""
     import torch
 
-    out = {}
+    torch.manual_seed(0)
+    m = cls().eval()
+    for mod in m.modules():
+        if isinstance(mod, torch.nn.BatchNorm2d):
+            mod.running_mean.uniform_(-0.5, 0.5)
+            mod.running_var.uniform_(0.5, 2.0)
+    args = tuple(torch.randn(s, generator=torch.Generator().manual_seed(1)) for s in shapes)
+    path = folder / f"{name}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(m, args, str(path), opset_version=17, dynamo=False)
+    with torch.no_grad():
+        ref = m(*args).numpy()
+    return path, [a.numpy() for a in args], ref
+
+
+@pytest.fixture(scope="module")
+def torch_exports(tmp_path_factory):
     folder = tmp_path_factory.mktemp("torch")
-    for name, (cls, shapes) in _torch_models().items():
-        torch.manual_seed(0)
-        m = cls().eval()
-        for mod in m.modules():
-            if isinstance(mod, torch.nn.BatchNorm2d):
-                mod.running_mean.uniform_(-0.5, 0.5)
-                mod.running_var.uniform_(0.5, 2.0)
-        args = tuple(torch.randn(s, generator=torch.Generator().manual_seed(1)) for s in shapes)
-        path = folder / f"{name}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(m, args, str(path), opset_version=17, dynamo=False)
-        with torch.no_grad():
-            ref = m(*args).numpy()
-        out[name] = (path, [a.numpy() for a in args], ref)
-    return out
+    return {name: export_case(name, cls, shapes, folder) for name, (cls, shapes) in _torch_models().items()}
 
 
 @pytest.mark.parametrize("name,opt", [("cnn", 2), ("cnn", 0), ("lstm", 2), ("lstm", 0), ("gru", 2), ("gru", 0),
