@@ -583,6 +583,10 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
             parent = top[int(rng.integers(len(top)))]
         return space.mutate(parent.genome, rng, n=1 if rng.random() < 0.6 else 2)
 
+    def plan_free_variants(g: tuple[int, ...], r: np.random.Generator) -> list[tuple[int, ...]]:
+        """Variants of `g` that reuse its compiler plan, queued when `g` brings a new planning key."""
+        return [space.mutate(g, r, n=1 + int(r.integers(2)), only=cheap) for _ in range(inner)]
+
     def upcoming(g0: tuple[int, ...], count: int) -> list[tuple[int, ...]]:
         """The `count` new candidates the loop below will propose after `g0`, replayed on copies of the queue and
         the random generator, assuming that every candidate passing the cheap checks is accepted without entering
@@ -594,7 +598,7 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
             key = pool.key(g)
             if key is not None and cheap and key not in keys_seen and key not in keys:
                 keys.add(key)
-                q.extend(space.mutate(g, r, n=1 + int(r.integers(2)), only=cheap) for _ in range(inner))
+                q.extend(plan_free_variants(g, r))
 
         accept(g0)
         out: list[tuple[int, ...]] = []
@@ -648,8 +652,7 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
                 key = planning_key(e.arch)
                 if key not in keys_seen and cheap:      # a new compiler plan: try variants that reuse it
                     keys_seen.add(key)
-                    queue.extend(space.mutate(g, rng, n=1 + int(rng.integers(2)), only=cheap)
-                                 for _ in range(inner))
+                    queue.extend(plan_free_variants(g, rng))
                 if best is None or score(e) > score(best):
                     best = e
                     history.append((len(seen), score(e)))

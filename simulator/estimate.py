@@ -201,9 +201,8 @@ def _tile_table(geo, tp) -> tuple[tuple, tuple]:
     (`compiler.lowering.tiling.plan_group`), and the optimiser and co-design cost one plan on many architectures."""
     ns, e = len(geo.stages), geo.elt_stage
     key = (id(tp), ns, e)
-    hit = _TABLES.data.get(key)
+    hit = _TABLES.peek(key)
     if hit is not None and hit[0] is tp:
-        _TABLES.data.move_to_end(key)
         return hit[1]
     psum = tp.psum
     shapes: dict[tuple, int] = {}
@@ -436,11 +435,17 @@ class Memo:
         self.weight = 0
         self.hits = self.misses = 0
 
-    def get(self, key: tuple, make) -> Any:
+    def peek(self, key: tuple) -> Any:
+        """The value under `key` (marked most recently used) or None; counts no hit or miss."""
         v = self.data.get(key)
         if v is not None:
-            self.hits += 1
             self.data.move_to_end(key)
+        return v
+
+    def get(self, key: tuple, make) -> Any:
+        v = self.peek(key)
+        if v is not None:
+            self.hits += 1
             return v
         self.misses += 1
         v = make()
@@ -605,10 +610,9 @@ def estimate(graph: Graph, arch: Any = "a10_generic", *, opt_level: int = 2, net
     if not memo:
         return _estimate(graph, a, opt_level, network, on_chip)
     key = (_arch_key(a), opt_level, on_chip, graph_key(graph))
-    hit = GRAPH_MEMO.data.get(key)
+    hit = GRAPH_MEMO.peek(key)
     if hit is not None:
         GRAPH_MEMO.hits += 1
-        GRAPH_MEMO.data.move_to_end(key)
         return Estimate(a, network or graph.name, hit.batch, hit.cycles, hit.layers, hit.host_partitions, 0.0,
                         {"hits": 0, "misses": 0, "graph_hit": True})
     est = GRAPH_MEMO.get(key, lambda: _estimate(graph, a, opt_level, network, on_chip))
@@ -662,9 +666,8 @@ def _schedule_walk(planned, a) -> tuple:
     g2, plan, sched, geos, tiles = planned
     sb = a.stream_buffer
     key = (id(plan), a.pe_array.c_vector, sb.depth, sb.banks)
-    hit = _WALKS.data.get(key)
+    hit = _WALKS.peek(key)
     if hit is not None and hit[0] is plan and hit[1] is geos and hit[2] is tiles:
-        _WALKS.data.move_to_end(key)
         return hit[3]
     cv = a.pe_array.c_vector
     units = []
