@@ -976,6 +976,9 @@ def configure_optimize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ddr-gbs", type=float, default=None, help="override the base's DDR bandwidth")
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                    help="fix dynamic ONNX input dimensions (as ovl inspect)")
+    p.add_argument("--batch", type=int, default=None,
+                   help="tailor for throughput at this batch: every model's inputs get this first dimension "
+                        "(fps = batch / latency; default: the models' own batch)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes that estimate candidates (default 1: none); the search visits the same "
@@ -986,8 +989,9 @@ def configure_optimize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def load_models(specs: Sequence[str], input_shapes: Sequence[str] = ()) -> list[Graph]:
-    """ONNX paths or zoo network names -> IR graphs."""
+def load_models(specs: Sequence[str], input_shapes: Sequence[str] = (), batch: int | None = None) -> list[Graph]:
+    """ONNX paths or zoo network names -> IR graphs; `batch` sets every input's first dimension."""
+    from compiler.compile import rebatch
     from compiler.errors import ModelError
 
     graphs = []
@@ -1008,6 +1012,9 @@ def load_models(specs: Sequence[str], input_shapes: Sequence[str] = ()) -> list[
                 raise ModelError(f"model '{spec}': not an .onnx file or a network of `ovl zoo list` "
                                  f"({', '.join(zoo.names())})")
             g = zoo.build_ir(spec)
+        if batch is not None:
+            g = rebatch(g, batch)
+            g.name = f"{g.name}@b{batch}"
         graphs.append(g)
     return graphs
 
@@ -1035,7 +1042,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         if bad:
             raise ArchError(f"--precision {','.join(bad)}: unknown; legal: {', '.join(PRECISIONS)}")
     budget = Budget.parse(args.budget, base.device)
-    graphs = load_models(args.model, args.input_shape)
+    graphs = load_models(args.model, args.input_shape, args.batch)
     out = Path(args.output)
     if out.suffix != ".toml":
         raise UserError(f"-o {out}: the architecture file must end in .toml")

@@ -145,6 +145,19 @@ def test_time_limit_terminates(net, base):
     assert r.stop_reason.startswith("time limit") and r.seconds < 1.5 + 2.0
 
 
+def test_batch_tailoring(base):
+    """--batch N: every model's inputs get first dimension N and fps counts N images per inference."""
+    from hw_models.optimizer import load_models
+
+    (g1,), (g3,) = load_models(["espcn"]), load_models(["espcn"], batch=3)
+    assert g3.name == "espcn@b3"
+    assert [g3.tensors[i].shape for i in g3.inputs] == [(3,) + g1.tensors[i].shape[1:] for i in g1.inputs]
+    r = optimize([g3], base, max_candidates=12, seed=0)
+    e = r.best
+    assert e.fps[0] == pytest.approx(3 / estimate(g3, e.arch).seconds, rel=1e-9)
+    assert e.fps[0] != pytest.approx(1 / estimate(g1, e.arch).seconds, rel=1e-3)
+
+
 def _ovl(*args):
     ovl = Path(sys.executable).with_name("ovl")
     return subprocess.run([str(ovl), *args], capture_output=True, text=True)
@@ -160,7 +173,7 @@ def test_cli(tmp_path):
     assert estimate_area(a).total.dsps <= 400
     assert (tmp_path / "front.csv").read_text().startswith("area,fps_espcn")
     for bad in (["--budget", "dsp"], ["--model", "no_such_net"], ["-o", str(tmp_path / "x.txt")],
-                ["--precision", "fp8"], ["--device", "nope"], ["--workers", "0"]):
+                ["--precision", "fp8"], ["--device", "nope"], ["--workers", "0"], ["--batch", "0"]):
         args = ["arch", "optimize", "--model", "espcn", "--max-candidates", "5", "-o", str(out), *bad]
         r = _ovl(*args)
         assert r.returncode == 2 and "error" in r.stderr, (bad, r.stderr)
