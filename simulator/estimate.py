@@ -35,17 +35,17 @@ docs/simulator.md gives the comparison with the cycle model on every test networ
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from collections import OrderedDict
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
 from compiler.ir import Graph
+from compiler.memo import DEFAULT_SIZE, Memo, per_object  # Memo re-exported here
 from simulator import costs as C
 from simulator.report import KIND_OPS
 
-MEMO_SIZE = 1 << 16
+MEMO_SIZE = DEFAULT_SIZE
 
 
 @dataclass(frozen=True)
@@ -406,73 +406,11 @@ def _arch_key_cached(arch) -> str:
     return arch.model_dump_json()
 
 
+@per_object(256)
 def _arch_key(arch) -> str:
     """The architecture's JSON, memoised per object (Arch is immutable; hashing a pydantic model walks every
     field, which cost more than the lookup it keys: `group_cost` asks once per group)."""
-    hit = _ARCH_KEYS.get(id(arch))
-    if hit is not None and hit[0] is arch:
-        return hit[1]
-    if len(_ARCH_KEYS) >= 256:
-        _ARCH_KEYS.clear()
-    key = _arch_key_cached(arch)
-    _ARCH_KEYS[id(arch)] = (arch, key)
-    return key
-
-
-_ARCH_KEYS: dict[int, tuple] = {}
-
-
-class Memo:
-    """A bounded least-recently-used map (group costs keyed by architecture, group geometry and tile plan; whole
-    estimates keyed by architecture, level and graph structure). At most `size` entries and, with `weigh`, at
-    most `max_weight` in total of `weigh(value)` (e.g. tiles held): the least recently used go first."""
-
-    def __init__(self, size: int = MEMO_SIZE, *, max_weight: int | None = None, weigh=None):
-        self.size = size
-        self.max_weight, self.weigh = max_weight, weigh
-        self.data: OrderedDict[tuple, Any] = OrderedDict()
-        self.weights: dict[tuple, int] = {}
-        self.weight = 0
-        self.hits = self.misses = 0
-
-    def peek(self, key: tuple) -> Any:
-        """The value under `key` (marked most recently used) or None; counts no hit or miss."""
-        v = self.data.get(key)
-        if v is not None:
-            self.data.move_to_end(key)
-        return v
-
-    def get(self, key: tuple, make) -> Any:
-        v = self.peek(key)
-        if v is not None:
-            self.hits += 1
-            return v
-        self.misses += 1
-        v = make()
-        self.put(key, v)
-        return v
-
-    def put(self, key: tuple, v: Any) -> None:
-        if key in self.data and self.weigh is not None:
-            self.weight -= self.weights.pop(key)
-        self.data[key] = v
-        self.data.move_to_end(key)
-        if self.weigh is not None:
-            w = self.weights[key] = self.weigh(v)
-            self.weight += w
-            while self.weight > self.max_weight and len(self.data) > 1:
-                k, _ = self.data.popitem(last=False)
-                self.weight -= self.weights.pop(k)
-        if len(self.data) > self.size:
-            k, _ = self.data.popitem(last=False)
-            if self.weigh is not None:
-                self.weight -= self.weights.pop(k)
-
-    def clear(self) -> None:
-        self.data.clear()
-        self.weights.clear()
-        self.weight = 0
-        self.hits = self.misses = 0
+    return _arch_key_cached(arch)
 
 
 #: The group-cost memo's bounds: entries, and tile costs held in total (each entry holds one per tile of its
@@ -494,12 +432,10 @@ GROUP_FREE_FIELDS = ("name", "description", "notes", "clock_mhz", "ddr.bandwidth
                      "ddr.efficiency")
 
 
+@per_object(256)
 def _group_arch_parts(arch) -> tuple[str, dict[str, int]]:
     """(the architecture's JSON without `GROUP_FREE_FIELDS` and aux widths, aux kernel -> k_vector), memoised per
     object like `_arch_key`."""
-    hit = _GROUP_ARCH.get(id(arch))
-    if hit is not None and hit[0] is arch:
-        return hit[1]
     import json
 
     d = arch.model_dump(mode="json")
@@ -510,14 +446,7 @@ def _group_arch_parts(arch) -> tuple[str, dict[str, int]]:
             t = t[k]
         t.pop(leaf, None)
     widths = {a: d["aux"][a].pop("k_vector") for a in d["aux"]}
-    parts = (json.dumps(d, sort_keys=True), widths)
-    if len(_GROUP_ARCH) >= 256:
-        _GROUP_ARCH.clear()
-    _GROUP_ARCH[id(arch)] = (arch, parts)
-    return parts
-
-
-_GROUP_ARCH: dict[int, tuple] = {}
+    return json.dumps(d, sort_keys=True), widths
 
 
 def group_arch_key(arch, geo) -> tuple:
