@@ -252,7 +252,7 @@ def main() -> None:
     fresh = []
     while len(fresh) < 12:
         a = ev.build(space.random(rng))
-        if hasattr(a, "pe_array") and planning_key(a) not in cost._plans:
+        if hasattr(a, "pe_array") and not cost.has_plan(planning_key(a)):
             fresh.append(a)
     _, w_plan, c_plan = timed(lambda: [cost.cycles(a) for a in fresh])
     shared = [archs[0].with_changes(**{"pe_array.lanes": l, "aux.pool.k_vector": p, "aux.eltwise.k_vector": e})

@@ -40,6 +40,7 @@ import numpy as np
 
 from compiler.errors import ArchError, UserError
 from compiler.ir import Graph
+from compiler.memo import Memo
 from hw_models.arch import Arch, arch_from_dict, devices, legality_errors, load_arch
 
 # --- one network on many architectures ------------------------------------------------------------------------
@@ -71,13 +72,19 @@ def planning_key(arch: Arch) -> str:
     return json.dumps(d, sort_keys=True)
 
 
+def _plan_weight(planned) -> int:
+    """A memoised plan's weight in `NetworkCost`'s bound: its groups plus their tiles."""
+    return len(planned[4]) + sum(len(tp.tiles) for tp in planned[4].values())
+
+
 class NetworkCost:
     """Latency of one graph on many architectures, equal to `simulator.estimate.estimate(graph, arch).cycles`
     (with the same `on_chip`: the memory plan's stream-buffer hand-over, part of the plan, costed by default).
 
     Compiler plans (`simulator.estimate.plan_graph`) are memoised per planning key (at most `max_plans`, and at
     most `max_plan_tiles` tiles in all of them: a plan's memory grows with its tiles, thousands for large images;
-    least recently used dropped); each architecture is then costed from its plan by
+    least recently used dropped: a `compiler.memo.Memo`; `plan_count`, `plan_tiles`, `has_plan` and `plan_weights`
+    read it); each architecture is then costed from its plan by
     `simulator.estimate.estimate_planned` (`cycles_planned` for the total alone; tile costs from the simulator's
     group memo). `host_partitions(arch)` counts the partitions the compiler sends
     to the host, `host_reasons(arch)` gives the compiler's reason for each host node.
@@ -89,32 +96,46 @@ class NetworkCost:
         self.opt_level = opt_level
         self.on_chip = on_chip
         self.name = name or graph.name
-        self.max_plans = max_plans
-        self.max_plan_tiles = max_plan_tiles
-        self._plans: dict[str, Any] = {}
-        self._tiles: dict[str, int] = {}
-        self.plan_tiles = 0          # tiles held by the memoised plans
+        self._plans = Memo(max_plans, max_weight=max_plan_tiles, weigh=_plan_weight)
         self.plans_made = 0
         self.plan_seconds = 0.0
 
+    @property
+    def max_plans(self) -> int:
+        return self._plans.size
+
+    @property
+    def max_plan_tiles(self) -> int:
+        return self._plans.max_weight
+
+    @property
+    def plan_count(self) -> int:
+        """Compiler plans memoised now."""
+        return len(self._plans)
+
+    @property
+    def plan_tiles(self) -> int:
+        """Tiles (and groups) held by the memoised plans, the weight bounded by `max_plan_tiles`."""
+        return self._plans.weight
+
+    def has_plan(self, key: str) -> bool:
+        """Whether the plan of planning key `key` (`planning_key(arch)`) is memoised (a read: recency unchanged)."""
+        return key in self._plans
+
+    def plan_weights(self) -> dict[str, int]:
+        """Planning key -> tiles (and groups) of each memoised plan, least recently used first (a copy)."""
+        return {k: self._plans.weights[k] for k in self._plans.data}
+
     def _plan(self, arch: Arch):
+        return self._plans.get(planning_key(arch), lambda: self._make_plan(arch))
+
+    def _make_plan(self, arch: Arch):
         from simulator.estimate import plan_graph
 
-        key = planning_key(arch)
-        p = self._plans.pop(key, None)
-        if p is None:
-            t0 = time.perf_counter()
-            p = plan_graph(self.graph, arch, self.opt_level, self.on_chip)
-            self.plans_made += 1
-            self.plan_seconds += time.perf_counter() - t0
-            n = self._tiles[key] = len(p[4]) + sum(len(tp.tiles) for tp in p[4].values())
-            self.plan_tiles += n
-            while self._plans and (len(self._plans) >= self.max_plans
-                                   or self.plan_tiles > self.max_plan_tiles):
-                old = next(iter(self._plans))
-                del self._plans[old]
-                self.plan_tiles -= self._tiles.pop(old)
-        self._plans[key] = p
+        t0 = time.perf_counter()
+        p = plan_graph(self.graph, arch, self.opt_level, self.on_chip)
+        self.plans_made += 1
+        self.plan_seconds += time.perf_counter() - t0
         return p
 
     def host_partitions(self, arch: Arch) -> int:

@@ -8,7 +8,7 @@ import pytest
 
 from compiler.errors import UserError
 from hw_models.arch import load_arch
-from hw_models.optimizer import ArchSpace, Budget, Evaluator, NetworkCost, optimize
+from hw_models.optimizer import ArchSpace, Budget, Evaluator, NetworkCost, optimize, planning_key
 from simulator import estimate as E
 from test_optimizer_speed import mixed_net
 
@@ -113,9 +113,11 @@ def test_network_cost_plan_memo_is_bounded_by_tiles(net, base):
         except UserError:
             continue
         assert cost.cycles(a) == ref
-        assert cost.plan_tiles <= max(60, max(cost._tiles.values()))
-        assert cost.plan_tiles == sum(cost._tiles.values()) and set(cost._tiles) == set(cost._plans)
-    assert cost.plans_made >= 3 and len(cost._plans) < cost.plans_made
+        w = cost.plan_weights()
+        assert cost.has_plan(planning_key(a)) and list(w)[-1] == planning_key(a)   # the newest stays
+        assert cost.plan_tiles <= max(60, max(w.values()))
+        assert cost.plan_tiles == sum(w.values()) and cost.plan_count == len(w) <= cost.max_plans
+    assert cost.max_plan_tiles == 60 and cost.plans_made >= 3 and cost.plan_count < cost.plans_made
 
 
 def test_workers_give_the_serial_search(net, base):
