@@ -8,8 +8,9 @@ costs on a core of its own; on a shared machine wall time is larger. The project
 two single-threaded processes on two free cores (CPU s/cell x 1000 / 2).
 
 `--against COMMIT` also runs the network proxies with `nas/proxies/zero_cost.py` as it was at COMMIT (read with
-`git show`; that version's nb201 path: two seeded builds, PyTorch's pools), alternating old and new per cell in
-this process, and reports the CPU-time ratio and whether every score is bit-identical.
+`git show`; that version's nb201 path: before aeb74c2 two seeded builds and PyTorch's pools, from aeb74c2 on one
+build and that version's `fast_pooling`, and its `skip_zero_edges` where it has one), alternating old and new per
+cell in this process, and reports the CPU-time ratio and whether every score is bit-identical.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from nas.proxies import NETWORK_PROXIES, cifar10_batch, nb201_flops, nb201_params, score_network  # noqa: E402
-from nas.proxies.zero_cost import fast_pooling  # noqa: E402
+from nas.proxies.zero_cost import fast_pooling, skip_zero_edges  # noqa: E402
 from nas.spaces import nb201  # noqa: E402
 from nas.spaces.nb201_torch import make_network  # noqa: E402
 
@@ -51,12 +52,25 @@ def old_implementation(commit: str):
     old = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(old)
 
-    def score(i, batch):
+    if not hasattr(old, "fast_pooling"):  # before aeb74c2: two seeded builds, PyTorch's pools
+        def score(i, batch):
+            net = make_network(i, seed=i, convention="zc")
+            syn = make_network(i, seed=i, convention="zc", bn=False)
+            syn.load_state_dict(net.state_dict(), strict=False)
+            return old.score_network(net, batch, NETWORK_PROXIES, synflow_net=syn)
+        return score
+
+    from nas.proxies import _bn_off_like
+
+    def score_fast(i, batch):  # aeb74c2 and later: nb201_proxies with that version's pools (and skipping, if any)
         net = make_network(i, seed=i, convention="zc")
-        syn = make_network(i, seed=i, convention="zc", bn=False)
-        syn.load_state_dict(net.state_dict(), strict=False)
+        syn = _bn_off_like(net, net.ops, 16, 5)
+        old.fast_pooling(net)
+        old.fast_pooling(syn)
+        if hasattr(old, "skip_zero_edges"):
+            old.skip_zero_edges(net)
         return old.score_network(net, batch, NETWORK_PROXIES, synflow_net=syn)
-    return score
+    return score_fast
 
 
 def main() -> int:
@@ -79,7 +93,7 @@ def main() -> int:
     old = old_implementation(a.against) if a.against else None
     score_network(make_network(cells[0], seed=0, convention="zc"), batch, ["grad_norm"])  # warm up
     what = (["build network"] + [f"{n} alone" for n in NETWORK_PROXIES]
-            + ["params", "flops", "all, PyTorch pools", "all, shared passes"])
+            + ["params", "flops", "all, no fast pool/skip", "all, shared passes"])
     if old:
         what.append(f"all, as of {a.against}")
         old(cells[0], batch)
@@ -90,6 +104,8 @@ def main() -> int:
         net = make_network(i, seed=i, convention="zc", bn=bn)
         if fast:
             fast_pooling(net)
+            if bn:
+                skip_zero_edges(net)
         return net
     load0 = os.getloadavg()[0]
     for k, i in enumerate(cells):
@@ -99,7 +115,7 @@ def main() -> int:
             acc[f"{n} alone"] += timed(lambda: score_network(net, batch, [n], synflow_net=net))
         acc["params"] += timed(lambda: nb201_params(i))
         acc["flops"] += timed(lambda: nb201_flops(i))
-        acc["all, PyTorch pools"] += timed(
+        acc["all, no fast pool/skip"] += timed(
             lambda: score_network(net_for(i, fast=False), batch, NETWORK_PROXIES,
                                   synflow_net=net_for(i, bn=False, fast=False)))
         res = {}

@@ -23,9 +23,11 @@ the reference computes on its own deep copy, because training-mode BN makes ever
 
 Speed without changing a value (each checked bit for bit against the straightforward version, see
 tests/nas/test_proxies_speed.py): `fast_pooling` swaps the 3x3 stride-1 average pools (count_include_pad=False)
-for an exact re-implementation that is ~6x faster on CPU than PyTorch's NCHW kernel; NASWOT adds the kernel of
-ReLUs that read the same tensor once per ReLU but computes it once; the 64x64 numpy linear algebra runs with one
-BLAS thread (scoped), which on a shared machine is 50x cheaper in CPU time than OpenBLAS's spinning thread pool.
+for an exact re-implementation that is ~6x faster on CPU than PyTorch's NCHW kernel; `skip_zero_edges` lets NB201
+cells leave `none` edges (x * 0) out of their sums, forward and in every backward pass; NASWOT adds the kernel of
+ReLUs that read the same tensor once per ReLU but computes it once, from bit-packed codes (`naswot_term`, exact
+integers); the 64x64 numpy linear algebra runs with one BLAS thread (scoped), which on a shared machine is 50x
+cheaper in CPU time than OpenBLAS's spinning thread pool.
 """
 from __future__ import annotations
 
@@ -128,6 +130,36 @@ def jacob_cov_score(jacobian: np.ndarray) -> float:
     return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
 
 
+def naswot_term(codes: np.ndarray) -> np.ndarray:
+    """c c^T + (1 - c)(1 - c)^T for binary codes c (rows of a bool (N, D) array), float64: the number of equal
+    bits of each pair, D - Hamming distance, counted on codes packed 64 bits to a word (XOR, `bitwise_count`).
+    Exact integer arithmetic, so the values are those of the float products (integers below 2**53) at a third
+    of the CPU time of a float32 matrix product for the 64 x 16,384 codes of NB201's first stage."""
+    n, d = codes.shape
+    packed = np.packbits(codes, axis=1)  # the tail of the last byte is zero in every row: XOR 0
+    words = np.pad(packed, ((0, 0), (0, -packed.shape[1] % 8))).view(np.uint64)
+    if words.shape[1] <= 16:  # short codes: all pairs at once
+        dist = _popcount(words[:, None, :] ^ words[None, :, :]).sum(2, dtype=np.int64)
+    else:  # long codes: row by row over the upper triangle (half the words), mirrored
+        dist = np.empty((n, n), np.int64)
+        for i in range(n):
+            dist[i, i:] = _popcount(words[i] ^ words[i:]).sum(1, dtype=np.int64)
+            dist[i:, i] = dist[i, i:]
+    return d - dist.astype(np.float64)
+
+
+_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], np.uint8)
+
+
+def _popcount_bytes(words: np.ndarray) -> np.ndarray:
+    """Set bits per uint64 word by a byte table (numpy < 2 has no `bitwise_count`)."""
+    b = np.ascontiguousarray(words).view(np.uint8).reshape(*words.shape, 8)
+    return _BYTE_BITS[b].sum(-1, dtype=np.uint8)
+
+
+_popcount = getattr(np, "bitwise_count", _popcount_bytes)
+
+
 def score_network(net: nn.Module, batch: Batch, names: Sequence[str] = NETWORK_PROXIES, *,
                   synflow_net: nn.Module | None = None) -> dict[str, float]:
     """Proxies of one untrained network on one batch (see the module docstring for definitions).
@@ -172,11 +204,7 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
             if hit is not None and hit[0] is x:  # another ReLU on the same tensor: same code, same term
                 kernel.add_(hit[1])
                 return
-            c = (x.detach() > 0).reshape(n, -1).to(torch.float32)
-            s = c.sum(1, dtype=torch.float64)
-            cc = (c @ c.T).to(torch.float64)  # integer counts, exact in float32 below 2**24
-            # c c^T + (1 - c)(1 - c)^T = D - s_i - s_j + 2 c c^T  (D = code length)
-            term = c.shape[1] - s[:, None] - s[None, :] + 2.0 * cc
+            term = torch.from_numpy(naswot_term((x.detach() > 0).reshape(n, -1).numpy()))
             seen[id(x)] = (x, term)
             kernel.add_(term)
         hooks.extend(m.register_forward_hook(code) for m in net.modules() if isinstance(m, nn.ReLU))
@@ -185,7 +213,8 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
         x = batch.inputs.clone().requires_grad_("jacob_cov" in want)
         y = net(x)
         if "jacob_cov" in want:
-            (jac,) = torch.autograd.grad(y, x, torch.ones_like(y), retain_graph=need_grads)
+            (jac,) = torch.autograd.grad(y, x, torch.ones_like(y), retain_graph=need_grads,
+                                          materialize_grads=True)
             with _one_blas_thread():
                 out["jacob_cov"] = jacob_cov_score(jac.detach().numpy())
         if "naswot" in want:
@@ -196,7 +225,8 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
         if need_grads:
             loss = F.cross_entropy(y, batch.targets)
             fisher_acts = [a for a in acts if a is not None] if "fisher" in want else []
-            grads = torch.autograd.grad(loss, weights + fisher_acts, create_graph="grasp" in want)
+            grads = torch.autograd.grad(loss, weights + fisher_acts, create_graph="grasp" in want,
+                                        materialize_grads=True)
             gw, ga = grads[:len(weights)], grads[len(weights):]
             with torch.no_grad():
                 if "grad_norm" in want:
@@ -215,7 +245,7 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
                     out["fisher"] = total
             if "grasp" in want:
                 z = sum((g.detach() * g).sum() for g in gw)
-                hg = torch.autograd.grad(z, weights)
+                hg = torch.autograd.grad(z, weights, materialize_grads=True)
                 with torch.no_grad():
                     out["grasp"] = float(sum((-w * h).sum() for w, h in zip(weights, hg)))
     finally:
@@ -228,8 +258,8 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
 # --- exact, faster 3x3 stride-1 average pooling --------------------------------------------------------------------
 # PyTorch's CPU kernel for NCHW avg_pool2d(3, 1, 1, count_include_pad=False) adds the window row by row from
 # zero and divides by the count of in-bounds pixels; its backward starts from zero and adds grad/count of each
-# output in row-major output order. Eight whole-tensor adds over shifted views of a zero-padded copy reproduce
-# both orders exactly (adding a padding zero changes no sum: the running sum is never -0.0), so values are bit for
+# output in row-major output order. Eight whole-tensor adds over shifted views of a zero-padded copy (read as flat
+# planes, see `_window_sum_flat`) reproduce both orders exactly (adding a padding zero changes no sum: the running sum is never -0.0), so values are bit for
 # bit those of `F.avg_pool2d` / `avg_pool2d_backward`, at ~1/6 of the CPU time. The two are each other's adjoint,
 # which gives the double backward grasp needs (as in PyTorch, where avg_pool2d_backward's derivative is
 # avg_pool2d).
@@ -253,23 +283,34 @@ def _counts(h: int, w: int, dtype: torch.dtype, device: torch.device) -> torch.T
     return _COUNTS[key]
 
 
-def _window_sum(x: torch.Tensor) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    xp = F.pad(x, (1, 1, 1, 1))
-    s = xp[..., 0:h, 0:w] + xp[..., 0:h, 1:w + 1]
+def _window_sum_flat(xp: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """Window sums over a (N, C, h + 3, w + 2) zero-padded tensor (1 pixel of padding, 2 rows at the bottom):
+    each plane is read as one flat row, so the shift (dh, dw) is the offset dh * (w + 2) + dw and every add is one
+    long contiguous run instead of h runs of w (3x faster on 8x8 planes). The result has w + 2 columns; the last
+    two are junk (sums that wrap into the next row) and are cut by the caller. Per element the adds are those of
+    the 2-D form, in the same order."""
+    n, c = xp.shape[:2]
+    wp = w + 2
+    flat = xp.reshape(n * c, (h + 3) * wp)
+    run = h * wp
+    s = flat[:, 0:run] + flat[:, 1:1 + run]
     for dh in range(3):
         for dw in range(3):
             if dh or dw == 2:
-                s += xp[..., dh:dh + h, dw:dw + w]
-    return s
+                o = dh * wp + dw
+                s += flat[:, o:o + run]
+    return s.view(n, c, h, wp)
 
 
 def _pool(x: torch.Tensor) -> torch.Tensor:
-    return _window_sum(x) / _counts(*x.shape[-2:], x.dtype, x.device)
+    h, w = x.shape[-2:]
+    return _window_sum_flat(F.pad(x, (1, 1, 1, 2)), h, w)[..., :w] / _counts(h, w, x.dtype, x.device)
 
 
 def _pool_adjoint(g: torch.Tensor) -> torch.Tensor:
-    return _window_sum(g / _counts(*g.shape[-2:], g.dtype, g.device))
+    h, w = g.shape[-2:]
+    gp = F.pad(g / _counts(h, w, g.dtype, g.device), (1, 1, 1, 2))
+    return _window_sum_flat(gp, h, w)[..., :w].contiguous()
 
 
 class _Pool3x3(torch.autograd.Function):
@@ -321,6 +362,23 @@ def fast_pooling(net: nn.Module) -> int:
             if _pool_is_3x3_exclusive(child):
                 setattr(m, name, ExactAvgPool3x3())
                 count += 1
+    return count
+
+
+def skip_zero_edges(net: nn.Module, on: bool = True) -> int:
+    """Let the NB201 cells of `net` leave their `none` edges out of the node sums instead of adding x * 0
+    (`nas.spaces.nb201_torch.Cell.skip_zero_edges`); returns the number of such edges. The skipped work is
+    exact zeros: forward, the three backward passes of `score_network` (gradients that would be x * 0 become
+    None, read as zeros) and the double backward. Values are those of the reference up to the sign of exact
+    zeros, so every proxy is unchanged (tested bit for bit); an edge whose input is not finite is still
+    multiplied, as the reference does, so NaN propagates the same way."""
+    from nas.spaces.nb201_torch import Cell, Zero
+
+    count = 0
+    for m in net.modules():
+        if isinstance(m, Cell):
+            m.skip_zero_edges = on
+            count += sum(type(e) is Zero for e in m.edges)
     return count
 
 

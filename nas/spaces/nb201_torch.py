@@ -58,7 +58,16 @@ class ResBlock(nn.Module):
 
 
 class Cell(nn.Module):
-    """One NB201 cell: node i = sum over edges (j -> i) of op(node j); output = node 3."""
+    """One NB201 cell: node i = sum over edges (j -> i) of op(node j); output = node 3.
+
+    With `skip_zero_edges` set (`nas.proxies.zero_cost.skip_zero_edges` sets it), a `none` edge whose input is
+    finite is left out of the sum instead of adding x * 0 (a node with only such edges is a zero tensor without
+    autograd history). Values are unchanged up to the sign of exact zeros, which no later operation of this
+    network turns into a different value; autograd then gives no gradient (None) where the reference gives exact
+    zeros, and callers must read None as zeros.
+    """
+
+    skip_zero_edges = False
 
     def __init__(self, ops: tuple[int, ...], c: int, *, convention: Convention, bn: bool):
         super().__init__()
@@ -77,13 +86,20 @@ class Cell(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
+        finite: dict[int, bool] = {}
         for i in range(1, N_NODES):
             total = None
             for e, (j, dst) in enumerate(EDGES):
                 if dst == i:
-                    y = self.edges[e](nodes[j])
+                    edge = self.edges[e]
+                    if self.skip_zero_edges and type(edge) is Zero:
+                        if j not in finite:  # a sum is finite only if every term is (inf, NaN propagate)
+                            finite[j] = math.isfinite(float(nodes[j].detach().sum()))
+                        if finite[j]:
+                            continue
+                    y = edge(nodes[j])
                     total = y if total is None else total + y
-            nodes.append(total)
+            nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
 
 

@@ -1,6 +1,6 @@
 """The speed-ups of nas.proxies change no value: the exact 3x3 average pool against PyTorch's (forward, backward,
-double backward, bit for bit), NASWOT's shared-input reuse, the BN-off copy that takes the network's weights,
-and whole proxy sets with and without them."""
+double backward, bit for bit), NASWOT's shared-input reuse and bit-packed kernel, skipped `none` edges, the BN-off
+copy that takes the network's weights, and whole proxy sets with and without them."""
 from __future__ import annotations
 
 import math
@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from nas.proxies import NETWORK_PROXIES, ProxyError, cifar10_batch, nb201_proxies, score_network
-from nas.proxies.zero_cost import ExactAvgPool3x3, fast_pooling
+from nas.proxies import zero_cost
+from nas.proxies.zero_cost import ExactAvgPool3x3, fast_pooling, naswot_term, skip_zero_edges
 from nas.spaces.nb201_torch import make_network
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/conftest.py
@@ -126,3 +127,86 @@ def test_nb201_proxies_equal_the_unoptimised_path():
     for n in NETWORK_PROXIES:
         ref = syn[n] if n == "synflow" else main[n]
         assert got[n] == ref or (math.isnan(got[n]) and math.isnan(ref)), n
+
+
+def float_kernel(c: np.ndarray) -> np.ndarray:
+    c = c.astype(np.float64)
+    return c @ c.T + (1 - c) @ (1 - c).T
+
+
+@pytest.mark.parametrize("n,d", [(1, 1), (5, 1), (4, 7), (64, 63), (64, 64), (3, 65), (6, 1000), (7, 1100),
+                                 (64, 16384)])
+@pytest.mark.parametrize("popcount", ["numpy", "byte table"])
+def test_packed_naswot_kernel_equals_float_kernel(n, d, popcount, monkeypatch):
+    if popcount == "byte table":
+        monkeypatch.setattr(zero_cost, "_popcount", zero_cost._popcount_bytes)
+    rng = np.random.default_rng(d)
+    codes = rng.random((n, d)) < rng.random((n, 1))  # rows of different densities
+    codes[0] = False
+    if n > 2:
+        codes[1] = True
+        codes[2] = codes[0]  # a repeated code: the full length D
+    got = naswot_term(codes)
+    assert got.dtype == np.float64 and np.array_equal(got, float_kernel(codes))
+    same_codes = np.ones((n, d), bool)  # all equal: every entry D
+    assert np.array_equal(naswot_term(same_codes), np.full((n, n), float(d)))
+
+
+# none edges: node 1 has only a none input and feeds only none edges, node 2's conv feeds only a none edge
+# (dead weights: no gradient when skipped), DISCONNECTED has no path from input to output (jacob_cov NaN)
+DEAD = "|none~0|+|nor_conv_3x3~0|none~1|+|nor_conv_1x1~0|none~1|none~2|"
+MIXED = "|nor_conv_3x3~0|+|none~0|avg_pool_3x3~1|+|skip_connect~0|none~1|nor_conv_1x1~2|"
+DISCONNECTED = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+
+
+@pytest.mark.parametrize("arch", [DEAD, MIXED, DISCONNECTED, POOLS])
+def test_skipping_none_edges_leaves_every_proxy_unchanged(arch):
+    b = cifar10_batch(16, seed=6)
+    ref = make_network(arch, seed=2, C=4, N=2, convention="zc")
+    fast = make_network(arch, seed=2, C=4, N=2, convention="zc")
+    assert skip_zero_edges(fast) == 2 * 3 * arch.count("none")
+    a = score_network(ref, b, NETWORK_PROXIES)
+    c = score_network(fast, b, NETWORK_PROXIES)
+    for n in NETWORK_PROXIES:
+        assert a[n] == c[n] or (math.isnan(a[n]) and math.isnan(c[n])), n
+    if arch == DISCONNECTED:
+        assert math.isnan(c["jacob_cov"])
+
+
+def test_skipped_none_edge_with_non_finite_input_propagates_nan_like_the_reference():
+    # skips only: x * 0 is NaN where x is inf, so the reference's node 2 and 3 are NaN exactly there
+    net = make_network("|skip_connect~0|+|none~0|skip_connect~1|+|skip_connect~0|none~1|skip_connect~2|", seed=0,
+                       C=4, N=1, convention="zc")
+    cell = net.cells[0]
+    x = heavy_tailed(2, 4, 6, 6, seed=4)
+    x[0, 1, 2, 3] = float("inf")
+    ref = cell(x)
+    skip_zero_edges(net)
+    got = cell(x)
+    assert torch.isnan(ref).sum() == 1
+    assert torch.equal(torch.isnan(got), torch.isnan(ref))
+    assert torch.equal(got.nan_to_num(0.0), ref.nan_to_num(0.0))
+
+
+def test_nb201_proxies_redo_without_skipping_when_a_gradient_proxy_is_not_finite(monkeypatch):
+    import nas.proxies as proxies
+    from nas.spaces.nb201_torch import Cell
+
+    real = proxies.score_network
+    calls = []
+
+    def flaky(net, batch, names, **kw):  # the first (skipping) pass reports an overflowed grad_norm
+        skipping = [m.skip_zero_edges for m in net.modules() if isinstance(m, Cell)]
+        calls.append((tuple(names), all(skipping), any(skipping)))
+        out = real(net, batch, names, **kw)
+        if len(calls) == 1:
+            out["grad_norm"] = float("inf")
+        return out
+    monkeypatch.setattr(proxies, "score_network", flaky)
+    b = cifar10_batch(8, seed=0)
+    got = proxies.nb201_proxies(MIXED, NETWORK_PROXIES, seed=3, batch=b, C=4, N=1)
+    main = [n for n in NETWORK_PROXIES if n != "synflow"]
+    assert calls == [(NETWORK_PROXIES, True, True), (tuple(main), False, False)]
+    monkeypatch.setattr(proxies, "score_network", real)
+    ref = proxies.nb201_proxies(MIXED, NETWORK_PROXIES, seed=3, batch=b, C=4, N=1)
+    assert all(got[n] == ref[n] or (math.isnan(got[n]) and math.isnan(ref[n])) for n in NETWORK_PROXIES)
