@@ -17,6 +17,7 @@ from compiler.errors import CapacityError
 from compiler.lowering.geometry import GroupGeo, Stage
 from compiler.isa import widths_for
 from compiler.lowering.support import bias_half, filter_half
+from compiler.memo import Memo
 
 
 @dataclass(frozen=True)
@@ -450,19 +451,17 @@ def search_group(geo: GroupGeo, arch, *, batch: bool, double_buffer: bool,
     """The tile sizes of a group without the list of tiles (`plan_group` without `tiles`; memoised likewise)."""
     is_native = geo.pe.node is not None and geo.pe.node.name in native
     key = (id(arch), geo_signature(geo), batch, double_buffer, is_native)
-    hit = _PLANS.get(key)
+    hit = _PLANS.peek(key)
     if hit is not None and hit[0] is arch:
         return hit[1]
     skey = key + ("search",)
-    hit = _PLANS.get(skey)
+    hit = _PLANS.peek(skey)
     if hit is not None and hit[0] is arch:
         return hit[1]
     t = Tiler(geo, arch, batch=batch, double_buffer=double_buffer)
     t.native_names = native
     tp = t.search()
-    if len(_PLANS) >= _PLANS_MAX:
-        _PLANS.clear()
-    _PLANS[skey] = (arch, tp)
+    _PLANS.put(skey, (arch, tp))
     return tp
 
 
@@ -473,8 +472,19 @@ def geo_signature(geo: GroupGeo) -> tuple:
             geo.n, geo.K, geo.C, geo.groups, geo.kwp, geo.elt_stage)
 
 
-_PLANS: dict[tuple, tuple] = {}
+def _plan_weight(entry: tuple) -> int:
+    """An entry's weight in the plan memo's tile bound: its tiles, plus one."""
+    return len(entry[1].tiles) + 1
+
+
+#: The tile-plan memo: (architecture object, `geo_signature`, options) -> (architecture, plan), least recently used
+#: dropped beyond 4,096 plans or 2^20 tiles (+1 per plan) held. A plan holds up to tens of thousands of tiles (65,537
+#: for one zoo layer on `tiny`); the peak held under the former count-only bound (cleared at 4,096 entries) was 517,729
+#: tiles estimating the zoo on three architectures in one process and 16,231 in a 1,500-candidate optimiser search,
+#: so these bounds keep every hit it had (docs/optimizer.md, memory).
 _PLANS_MAX = 4096
+_PLANS_TILES = 1 << 20
+_PLANS = Memo(_PLANS_MAX, max_weight=_PLANS_TILES, weigh=_plan_weight)
 
 
 def clear_plan_memo() -> None:
@@ -490,14 +500,12 @@ def plan_group(geo: GroupGeo, arch, *, batch: bool, double_buffer: bool,
     for the same layer shapes many times. The returned plan and its tiles are shared: read them only."""
     is_native = geo.pe.node is not None and geo.pe.node.name in native
     key = (id(arch), geo_signature(geo), batch, double_buffer, is_native)
-    hit = _PLANS.get(key)
+    hit = _PLANS.peek(key)
     if hit is not None and hit[0] is arch:
         return hit[1]
     t = Tiler(geo, arch, batch=batch, double_buffer=double_buffer)
     t.native_names = native
     tp = t.search()
     tp.tiles = t.tiles(tp)
-    if len(_PLANS) >= _PLANS_MAX:
-        _PLANS.clear()
-    _PLANS[key] = (arch, tp)
+    _PLANS.put(key, (arch, tp))
     return tp

@@ -57,3 +57,49 @@ def test_estimate_architecture_keys_use_the_per_object_memo():
     assert E._group_arch_parts(a) is geo_free and E._group_arch_parts.cache[id(a)] == (a, geo_free)
     c = a.with_changes(clock_mhz=a.clock_mhz + 1)       # a field the group costs do not read
     assert E._group_arch_parts(c) == geo_free
+
+
+def _tile_list(tp) -> list[tuple]:
+    return [(t.n0, t.n1, t.k0, t.k1, t.y0, t.y1, t.x0, t.x1, t.blk0, t.blk1) for t in tp.tiles]
+
+
+def test_tile_plan_memo_is_lru_bounded_by_tiles(monkeypatch):
+    """compiler.lowering.tiling's plan memo drops least recently used plans beyond its tile bound; the plans it
+    gives are those of a fresh memo (recomputed after eviction, the same object while held)."""
+    from compiler.errors import CapacityError
+    from compiler.lowering import tiling as T
+    from hw_models.arch import load_arch
+    from simulator.estimate import plan_graph
+    from workloads.zoo import build_ir
+
+    a = load_arch("tiny")
+    _, plan, _, geos, _ = plan_graph(build_ir("squeezenet1_1"), a, 2)
+    kw = dict(batch=plan.batch, double_buffer=False, native=plan.native_groups)
+    ref = {}
+    for name, geo in geos.items():            # plans with an unbounded memo
+        monkeypatch.setattr(T, "_PLANS", Memo(1 << 16))
+        try:
+            ref[name] = _tile_list(T.plan_group(geo, a, **kw))
+        except CapacityError:
+            continue
+    weights = sorted(len(v) + 1 for v in ref.values())
+    bound = weights[-1]                     # room for the largest plan, not for all of them
+    assert sum(weights) > bound + weights[-2]
+    memo = Memo(T._PLANS_MAX, max_weight=bound, weigh=T._plan_weight)
+    monkeypatch.setattr(T, "_PLANS", memo)
+    first = {}
+    for name in ref:
+        tp = first[name] = T.plan_group(geos[name], a, **kw)
+        assert _tile_list(tp) == ref[name]
+        assert memo.weight <= bound and list(memo.data)[-1][1] == T.geo_signature(geos[name])
+        assert memo.weight == sum(len(v[1].tiles) + 1 for v in memo.data.values())
+    held = {k[1] for k in memo.data}
+    again = 0
+    for name in reversed(list(ref)):
+        tp = T.plan_group(geos[name], a, **kw)
+        assert _tile_list(tp) == ref[name]
+        if T.geo_signature(geos[name]) in held:
+            assert tp is first[name]            # still memoised: the same object
+        else:
+            again += tp is not first[name]
+    assert again > 0 and len(held) < len(set(T.geo_signature(geos[n]) for n in ref))
