@@ -73,8 +73,20 @@ def planning_key(arch: Arch) -> str:
 
 
 def _plan_weight(planned) -> int:
-    """A memoised plan's weight in `NetworkCost`'s bound: its groups plus their tiles."""
+    """A memoised plan's weight in `NetworkCost`'s bound: its groups plus their tiles (1 for the lanes marker)."""
+    if planned is _BY_LANES:
+        return 1
     return len(planned[4]) + sum(len(tp.tiles) for tp in planned[4].values())
+
+
+# Memo value under a planning key whose plans depend on pe_array.lanes: with several images per group (batch > 1,
+# or an LSTM's hoisted input projection) the tiler picks the images per tile by PE positions, which read the lanes.
+# Such plans are memoised under the planning key plus the lanes.
+_BY_LANES = "plans of this key depend on pe_array.lanes"
+
+
+def _lanes_sensitive(planned) -> bool:
+    return any(tp.lanes_sensitive for tp in planned[4].values())
 
 
 class NetworkCost:
@@ -127,7 +139,18 @@ class NetworkCost:
         return {k: self._plans.weights[k] for k in self._plans.data}
 
     def _plan(self, arch: Arch):
-        return self._plans.get(planning_key(arch), lambda: self._make_plan(arch))
+        key = planning_key(arch)
+        hit = self._plans.peek(key)
+        if hit is _BY_LANES:
+            return self._plans.get(f"{key}|lanes={arch.pe_array.lanes}", lambda: self._make_plan(arch))
+        if hit is not None:
+            return hit
+        p = self._make_plan(arch)
+        if _lanes_sensitive(p):
+            self._plans.put(key, _BY_LANES)
+            key = f"{key}|lanes={arch.pe_array.lanes}"
+        self._plans.put(key, p)
+        return p
 
     def _make_plan(self, arch: Arch):
         from simulator.estimate import plan_graph

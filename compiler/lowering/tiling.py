@@ -77,6 +77,9 @@ class TilePlan:
     sb_entries: int             # worst-case stream-buffer entries of one bundle
     filter_entries: int         # filter-cache entries per PE of one chunk
     tiles: list[Tile] = field(default_factory=list)
+    # the images-per-tile choice compared candidates by PE positions, which read pe_array.lanes: the plan is
+    # then not free of the lanes (hw_models.optimizer.NetworkCost keys such plans by the lanes too)
+    lanes_sensitive: bool = False
 
     @property
     def psum(self) -> bool:
@@ -280,7 +283,7 @@ class Tiler:
                     nt, rows, cols = min(found, key=lambda f: (self._positions(*f), self._count(*f)))
                     return TilePlan(nt, kt, rows, cols, cslice, self.budget,
                                     self.sb_entries(nt, kt, cslice, rows, cols),
-                                    self.filter_entries(kt, cslice))
+                                    self.filter_entries(kt, cslice), lanes_sensitive=len(found) > 1)
         raise CapacityError(self._explain())
 
     def _split(self, total: int, size: int) -> list[tuple[int, int]]:

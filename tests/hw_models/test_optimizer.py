@@ -158,6 +158,26 @@ def test_batch_tailoring(base):
     assert e.fps[0] != pytest.approx(1 / estimate(g1, e.arch).seconds, rel=1e-3)
 
 
+def test_network_cost_exact_across_lanes_at_batch(base):
+    """With several images per group the tiler's images-per-tile choice reads pe_array.lanes, so plans of one
+    planning key differ by the lanes (GoogLeNet at batch 4: sharing the lanes-1 plan put lanes 2 and 4 1.6% and
+    2.2% off): NetworkCost must still equal the estimate for every lanes value."""
+    from hw_models.optimizer import load_models
+
+    (g,) = load_models(["googlenet"], batch=4)
+    cost = NetworkCost(g)
+    archs = [base.with_changes(**{"pe_array.lanes": l}) for l in (1, 2, 4, 1)]
+    assert len({planning_key(a) for a in archs}) == 1
+    for a in archs:
+        assert cost.cycles(a) == pytest.approx(estimate(g, a, memo=False).cycles, rel=1e-12)
+    assert any(tp.lanes_sensitive for tp in cost._plan(archs[0])[4].values()) and cost.plans_made == 3
+    (g1,) = load_models(["googlenet"])
+    one = NetworkCost(g1)
+    for a in archs:
+        one.cycles(a)
+    assert one.plans_made == 1   # at batch 1 the lanes stay plan-free
+
+
 def _ovl(*args):
     ovl = Path(sys.executable).with_name("ovl")
     return subprocess.run([str(ovl), *args], capture_output=True, text=True)
