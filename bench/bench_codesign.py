@@ -4,6 +4,8 @@ fronts, hypervolume of every strategy against evaluated pairs over seeds, and th
     .venv/bin/python bench/bench_codesign.py                       # everything (the sweep takes minutes)
     .venv/bin/python bench/bench_codesign.py --limit 500 --seeds 3 --trials 300     # a quick look
     .venv/bin/python bench/bench_codesign.py --sweep out/codesign/sweep.npz --skip-sweep   # reuse a sweep
+    .venv/bin/python bench/bench_codesign.py --stride 8 --seeds 0 --out out/cs_new --same-as out/cs_old/sweep.npz
+                                    # every 8th configuration, checked against a sweep saved by other code
 
 Writes out/codesign/{sweep.npz, bench.db} and the figures docs/img/codesign_hv.png, docs/img/codesign_fronts.png
 (with --figures). Timings are wall and CPU seconds on this machine; the load average is printed with them.
@@ -24,10 +26,23 @@ def loadavg() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def sweep_differences(path_a, path_b) -> list[str]:
+    """The arrays in which two saved sweeps differ (per-configuration feature costs, fronts, areas, fits; not the
+    timings in `meta`): empty when the sweeps are the same bit for bit."""
+    a, b = np.load(path_a), np.load(path_b)
+    names = sorted((set(a.files) | set(b.files)) - {"meta"})
+    return [k for k in names if k not in a.files or k not in b.files
+            or not np.array_equal(a[k], b[k], equal_nan=a[k].dtype.kind == "f")]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="out/codesign")
     ap.add_argument("--limit", type=int, default=None, help="sweep only the first N configurations")
+    ap.add_argument("--stride", type=int, default=1, help="sweep every K-th configuration (a spread sub-space)")
+    ap.add_argument("--same-as", default=None, metavar="SWEEP.npz",
+                    help="after the sweep, check that every configuration's feature costs and the fronts equal "
+                         "those of SWEEP.npz (a sweep of the same configurations saved by other code); exit 1 if not")
     ap.add_argument("--skip-sweep", action="store_true", help="load --sweep instead of sweeping")
     ap.add_argument("--sweep", default=None)
     ap.add_argument("--check-pairs", type=int, default=12, help="random pairs checked against estimate()")
@@ -85,7 +100,8 @@ def main() -> None:
         attach(js, sw)
         print(f"\n## sweep (loaded {sweep_path})")
     else:
-        idx = None if args.limit is None else range(min(args.limit, len(js.hw)))
+        idx = None if args.limit is None and args.stride == 1 else \
+            range(0, min(args.limit or len(js.hw), len(js.hw)), args.stride)
         n = len(js.hw) if idx is None else len(idx)
         bar = progress(None, total=n, desc="sweep", unit="config")
         sw = run_sweep(js, idx, progress=lambda k, n: bar.update(1))
@@ -93,6 +109,12 @@ def main() -> None:
         save_sweep(sw, sweep_path)
         attach(js, sw)
         print(f"\n## sweep (load average now {loadavg()})")
+        if args.same_as:
+            differ = sweep_differences(sweep_path, args.same_as)
+            print(f"same feature costs and fronts as {args.same_as}: "
+                  f"{'yes' if not differ else 'NO, differ in ' + ', '.join(differ)}")
+            if differ:
+                raise SystemExit(1)
     s = sw.summary()
     print("| quantity | value |\n|---|---|")
     rows = [("configurations swept", f"{s['configurations']:,} ({s['fitting']:,} fit the device); {s['excluded']:,} "

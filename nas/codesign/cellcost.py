@@ -371,6 +371,8 @@ class CellCostModel:
                 wait = (not geos[s].double_buffer) or psum_wait(ts[j - 1], ts[j])
                 u += t2(ts[j - 1], ts[j], wait)
             v[s] = u
+        outs: dict[int, Any] = {}      # group -> its last tile with the hand-over out (per architecture)
+        ins: dict[int, Any] = {}       # group -> its first tile with the hand-over in
         for j, (a, b, reads, view) in enumerate(t.pairs):
             if tiles[a] is None or tiles[b] is None:
                 v[n_sig + j] = np.nan
@@ -380,9 +382,14 @@ class CellCostModel:
                 # the memory plan keeps a's (single-tile) result in the stream buffer for b: a writes nothing, b
                 # reads nothing of it and does not wait for it. Those fields enter only this pair's terms and the
                 # one-tile terms, which add up per flag, so the network's total changes by exactly
-                # T2(x with sb_out, y with sb_in) - T2(x, y): this feature's value (module docstring)
-                x = self._flagged(arch, geos[a], sb_out=True).tiles[-1]
-                y = self._flagged(arch, geos[b], sb_in=True).tiles[0]
+                # T2(x with sb_out, y with sb_in) - T2(x, y): this feature's value (module docstring). A group
+                # appears in many pairs: its flagged tile is costed once per architecture.
+                x = outs.get(a)
+                if x is None:
+                    x = outs[a] = self._flagged(arch, geos[a], sb_out=True).tiles[-1]
+                y = ins.get(b)
+                if y is None:
+                    y = ins[b] = self._flagged(arch, geos[b], sb_in=True).tiles[0]
                 self.handovers += 1
                 wait = (not geos[b].double_buffer) or (not geos[a].double_buffer)
             else:
