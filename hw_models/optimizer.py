@@ -131,7 +131,8 @@ class NetworkCost:
         return self._plans.weight
 
     def has_plan(self, key: str) -> bool:
-        """Whether the plan of planning key `key` (`planning_key(arch)`) is memoised (a read: recency unchanged)."""
+        """Whether the plan of planning key `key` (`planning_key(arch)`) is memoised (a read: recency unchanged);
+        for a key whose plans depend on the lanes (batch > 1) whether that is known, its plans being per lanes."""
         return key in self._plans
 
     def plan_weights(self) -> dict[str, int]:

@@ -330,6 +330,11 @@ class CellCostModel:
             kind = group_kind(geo)
             out.append(_Geo(geo, tp, name, KIND_OPS.get(kind, kind), sig[5], sig[6], p.reuse_filters,
                             group_double_buffered(arch, p.double_buffer, tp)))
+        if any(g.tp is not None and g.tp.lanes_sensitive for g in out):
+            # the key leaves out pe_array.lanes, which only a group of several images reads (batch > 1); the
+            # co-design cells are batch-1 networks, so this never happens there: fail loudly rather than share
+            raise RuntimeError(f"plan class {t.cls}: a tile plan depends on pe_array.lanes (several images per "
+                               "group); the co-design cost model supports batch-1 cells only")
         if len(self._geo) > 4096:
             self._geo.pop(next(iter(self._geo)))
         self._geo[key] = out
