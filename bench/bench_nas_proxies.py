@@ -2,6 +2,7 @@
 all proxies for 1,000 cells in < 10 minutes on 2 CPU cores).
 
     .venv/bin/python bench/bench_nas_proxies.py [--cells 8] [--threads 1] [--against COMMIT] [--malloc default]
+    .venv/bin/python bench/bench_nas_proxies.py --check-skip
 
 Wall and CPU seconds per cell (mean over random cells, batch of 64 CIFAR-10 images). CPU time is what a cell
 costs on a core of its own; on a shared machine wall time is larger. The projection for 1,000 cells assumes
@@ -73,6 +74,53 @@ def old_implementation(commit: str):
     return score_fast
 
 
+def check_skip(n_cells: int) -> int:
+    """Every pattern of none/skip/conv/pool edges (conv 1x1 and 3x3 build the same autograd graph) in a tiny
+    network (C=2, `n_cells` cells per stage, 4 random 16x16 images): output, input Jacobian, weight and conv-output
+    gradients and the Hessian-vector product with and without `skip_zero_edges`, bit for bit. Returns the number
+    of patterns that differ."""
+    import itertools
+
+    import torch.nn.functional as F
+
+    from nas.proxies.zero_cost import _scored
+    def raw(net, x, t):
+        scored = _scored(net)
+        weights, acts = [m.weight for m in scored], []
+        hooks = [m.register_forward_hook(lambda _m, _i, o: acts.append(o)) for m in scored]
+        xi = x.clone().requires_grad_(True)
+        y = net.train()(xi)
+        for h in hooks:
+            h.remove()
+        (jac,) = torch.autograd.grad(y, xi, torch.ones_like(y), retain_graph=True, materialize_grads=True)
+        grads = torch.autograd.grad(F.cross_entropy(y, t), weights + acts, create_graph=True, materialize_grads=True)
+        z = sum((g.detach() * g).sum() for g in grads[:len(weights)])
+        hg = torch.autograd.grad(z, weights, materialize_grads=True)
+        return [y.detach(), jac] + [g.detach() for g in grads] + list(hg)
+
+    g = torch.Generator().manual_seed(0)
+    x, t = torch.randn(4, 3, 16, 16, generator=g), torch.tensor([1, 7, 3, 3])
+    checked, bad, c0 = 0, [], time.process_time()
+    for ops in itertools.product((nb201.NONE, nb201.SKIP, nb201.CONV1, nb201.POOL), repeat=6):
+        ref = make_network(ops, seed=1, C=2, N=n_cells, convention="zc")
+        new = make_network(ops, seed=1, C=2, N=n_cells, convention="zc")
+        fast_pooling(ref)
+        fast_pooling(new)
+        if not skip_zero_edges(new):
+            continue
+        checked += 1
+        a, b = raw(ref, x, t), raw(new, x, t)
+        if len(a) != len(b) or not all(torch.equal(u.nan_to_num(7.0), v.nan_to_num(7.0))
+                                       and torch.equal(u.isnan(), v.isnan()) for u, v in zip(a, b)):
+            bad.append(nb201.to_str(ops))
+    skipped = sum(1 for ops in itertools.product(range(4), repeat=6) if 0 in ops) - checked
+    print(f"--check-skip, {n_cells} cell(s) per stage: 4,096 edge patterns, {checked} with none edges left out "
+          f"({skipped} with none edges all kept), {len(bad)} differ; {time.process_time() - c0:.0f} CPU s")
+    for arch in bad[:10]:
+        print("  differs:", arch)
+    return len(bad)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cells", type=int, default=8)
@@ -81,8 +129,13 @@ def main() -> int:
     p.add_argument("--against", metavar="COMMIT", help="also time (and compare with) zero_cost.py at COMMIT")
     p.add_argument("--malloc", choices=("tuned", "default"), default="tuned",
                    help="glibc allocator as the batch job sets it (nas.proxies.batch.tune_allocator) or untouched")
+    p.add_argument("--check-skip", action="store_true",
+                   help="instead of timing: check skip_zero_edges bit for bit on every none/skip/conv/pool edge "
+                        "pattern in tiny networks of 1 and 2 cells per stage (about 3.5 CPU minutes)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
+    if a.check_skip:
+        return 1 if sum(check_skip(n) for n in (1, 2)) else 0
     from nas.proxies.batch import tune_allocator
 
     tuned = a.malloc == "tuned" and tune_allocator()

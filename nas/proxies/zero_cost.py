@@ -259,10 +259,10 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
 # PyTorch's CPU kernel for NCHW avg_pool2d(3, 1, 1, count_include_pad=False) adds the window row by row from
 # zero and divides by the count of in-bounds pixels; its backward starts from zero and adds grad/count of each
 # output in row-major output order. Eight whole-tensor adds over shifted views of a zero-padded copy (read as flat
-# planes, see `_window_sum_flat`) reproduce both orders exactly (adding a padding zero changes no sum: the running sum is never -0.0), so values are bit for
-# bit those of `F.avg_pool2d` / `avg_pool2d_backward`, at ~1/6 of the CPU time. The two are each other's adjoint,
-# which gives the double backward grasp needs (as in PyTorch, where avg_pool2d_backward's derivative is
-# avg_pool2d).
+# planes, see `_window_sum_flat`) reproduce both orders exactly (adding a padding zero changes no sum: the running
+# sum is never -0.0), so values are bit for bit those of `F.avg_pool2d` / `avg_pool2d_backward`, at ~1/6 of the
+# CPU time. The two are each other's adjoint, which gives the double backward grasp needs (as in PyTorch, where
+# avg_pool2d_backward's derivative is avg_pool2d).
 _COUNTS: dict[tuple[int, int, torch.dtype, torch.device], torch.Tensor] = {}
 
 
@@ -367,18 +367,19 @@ def fast_pooling(net: nn.Module) -> int:
 
 def skip_zero_edges(net: nn.Module, on: bool = True) -> int:
     """Let the NB201 cells of `net` leave their `none` edges out of the node sums instead of adding x * 0
-    (`nas.spaces.nb201_torch.Cell.skip_zero_edges`); returns the number of such edges. The skipped work is
+    (`nas.spaces.nb201_torch.Cell.skip_zero_edges`; those that share a node with a skip edge are kept, see
+    `Cell._skippable`); returns the number of edges left out. The skipped work is
     exact zeros: forward, the three backward passes of `score_network` (gradients that would be x * 0 become
     None, read as zeros) and the double backward. Values are those of the reference up to the sign of exact
     zeros, so every proxy is unchanged (tested bit for bit); an edge whose input is not finite is still
     multiplied, as the reference does, so NaN propagates the same way."""
-    from nas.spaces.nb201_torch import Cell, Zero
+    from nas.spaces.nb201_torch import Cell
 
     count = 0
     for m in net.modules():
         if isinstance(m, Cell):
             m.skip_zero_edges = on
-            count += sum(type(e) is Zero for e in m.edges)
+            count += len(m._skippable()) if on else 0
     return count
 
 

@@ -62,8 +62,9 @@ class Cell(nn.Module):
 
     With `skip_zero_edges` set (`nas.proxies.zero_cost.skip_zero_edges` sets it), a `none` edge whose input is
     finite is left out of the sum instead of adding x * 0 (a node with only such edges is a zero tensor without
-    autograd history). Values are unchanged up to the sign of exact zeros, which no later operation of this
-    network turns into a different value; autograd then gives no gradient (None) where the reference gives exact
+    autograd history), unless a skip edge shares a node with it (`_skippable`). Values are unchanged up to the
+    sign of exact zeros, which no later operation of this network turns into a different value, and so is the
+    order of every other float addition; autograd then gives no gradient (None) where the reference gives exact
     zeros, and callers must read None as zeros.
     """
 
@@ -87,20 +88,37 @@ class Cell(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         nodes = [x]
         finite: dict[int, bool] = {}
+        skip = self._skippable() if self.skip_zero_edges else ()
         for i in range(1, N_NODES):
             total = None
             for e, (j, dst) in enumerate(EDGES):
-                if dst == i:
-                    edge = self.edges[e]
-                    if self.skip_zero_edges and type(edge) is Zero:
-                        if j not in finite:  # a sum is finite only if every term is (inf, NaN propagate)
-                            finite[j] = math.isfinite(float(nodes[j].detach().sum()))
-                        if finite[j]:
-                            continue
-                    y = edge(nodes[j])
-                    total = y if total is None else total + y
+                if dst != i:
+                    continue
+                if e in skip:
+                    if j not in finite:  # a sum is finite only if every term is (inf, NaN propagate)
+                        finite[j] = math.isfinite(float(nodes[j].detach().sum()))
+                    if finite[j]:
+                        continue
+                y = self.edges[e](nodes[j])
+                total = y if total is None else total + y
             nodes.append(torch.zeros_like(x) if total is None else total)
         return nodes[-1]
+
+    def _skippable(self) -> tuple[int, ...]:
+        """The none edges j -> i that can be left out without changing the order of any float addition in the
+        forward, backward or double backward passes. A skip edge passes a tensor (forward) or a gradient
+        (backward, also when that pass is recorded for a double backward) on as the same tensor, so that tensor
+        takes part in several sums, and removing a zero term next to it moves the place where it is added (the
+        proxies change, measured). So a none edge is kept when node j also has a skip edge out or node i has a
+        skip edge in. Checked exhaustively, bit for bit on the output, Jacobian, gradients and Hessian-vector
+        product, for every pattern of none/skip/conv/pool edges in networks of 1 and 2 cells per stage
+        (bench/bench_nas_proxies.py --check-skip)."""
+        ident = [type(m) is nn.Identity for m in self.edges]
+        out = []
+        for e, (j, i) in enumerate(EDGES):
+            if type(self.edges[e]) is Zero and not any(ident[k] for k, (a, b) in enumerate(EDGES) if a == j or b == i):
+                out.append(e)
+        return tuple(out)
 
 
 class NB201Network(nn.Module):
