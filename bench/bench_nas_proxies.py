@@ -2,6 +2,7 @@
 all proxies for 1,000 cells in < 10 minutes on 2 CPU cores).
 
     .venv/bin/python bench/bench_nas_proxies.py [--cells 8] [--threads 1] [--against COMMIT] [--malloc default]
+    .venv/bin/python bench/bench_nas_proxies.py --from-run 5:10 --only-all --against 78bafc0
     .venv/bin/python bench/bench_nas_proxies.py --check-skip
 
 Wall and CPU seconds per cell (mean over random cells, batch of 64 CIFAR-10 images). CPU time is what a cell
@@ -132,6 +133,11 @@ def main() -> int:
     p.add_argument("--check-skip", action="store_true",
                    help="instead of timing: check skip_zero_edges bit for bit on every none/skip/conv/pool edge "
                         "pattern in tiny networks of 1 and 2 cells per stage (about 3.5 CPU minutes)")
+    p.add_argument("--from-run", metavar="OFFSET:STEP",
+                   help="instead of a random draw: every STEP-th cell from the OFFSET-th of the 1,000-cell run's "
+                        "selection (batch --sample 1000 --sample-seed 0), also compared with the committed "
+                        "nas/data/nb201_proxies.csv rows")
+    p.add_argument("--only-all", action="store_true", help="time only the full proxy sets (no 'alone' rows)")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.check_skip:
@@ -142,11 +148,21 @@ def main() -> int:
     from nas.proxies import nb201_proxies
 
     batch = cifar10_batch(64, seed=0)
-    cells = [int(i) for i in np.random.default_rng(a.seed).choice(nb201.SIZE, a.cells, replace=False)]
+    committed = None
+    if a.from_run:
+        from nas.proxies.batch import read_scores, select_cells
+
+        off, step = (int(v) for v in a.from_run.split(":"))
+        cells = [i for i, _src in select_cells(1000, 0)][off::step]
+        rows = read_scores(Path(__file__).resolve().parents[1] / "nas/data/nb201_proxies.csv")
+        committed = {int(i): {n: float(rows[n][k]) for n in NETWORK_PROXIES} for k, i in enumerate(rows["index"])}
+        a.seed = f"run selection {off}::{step}"
+    else:
+        cells = [int(i) for i in np.random.default_rng(a.seed).choice(nb201.SIZE, a.cells, replace=False)]
     old = old_implementation(a.against) if a.against else None
     score_network(make_network(cells[0], seed=0, convention="zc"), batch, ["grad_norm"])  # warm up
-    what = (["build network"] + [f"{n} alone" for n in NETWORK_PROXIES]
-            + ["params", "flops", "all, no fast pool/skip", "all, shared passes"])
+    what = ([] if a.only_all else (["build network"] + [f"{n} alone" for n in NETWORK_PROXIES]
+                                    + ["params", "flops", "all, no fast pool/skip"])) + ["all, shared passes"]
     if old:
         what.append(f"all, as of {a.against}")
         old(cells[0], batch)
@@ -161,16 +177,18 @@ def main() -> int:
                 skip_zero_edges(net)
         return net
     load0 = os.getloadavg()[0]
+    off_committed = 0
     for k, i in enumerate(cells):
-        acc["build network"] += timed(lambda: make_network(i, seed=i, convention="zc"))
-        for n in NETWORK_PROXIES:
-            net = net_for(i, bn=n != "synflow")
-            acc[f"{n} alone"] += timed(lambda: score_network(net, batch, [n], synflow_net=net))
-        acc["params"] += timed(lambda: nb201_params(i))
-        acc["flops"] += timed(lambda: nb201_flops(i))
-        acc["all, no fast pool/skip"] += timed(
-            lambda: score_network(net_for(i, fast=False), batch, NETWORK_PROXIES,
-                                  synflow_net=net_for(i, bn=False, fast=False)))
+        if not a.only_all:
+            acc["build network"] += timed(lambda: make_network(i, seed=i, convention="zc"))
+            for n in NETWORK_PROXIES:
+                net = net_for(i, bn=n != "synflow")
+                acc[f"{n} alone"] += timed(lambda: score_network(net, batch, [n], synflow_net=net))
+            acc["params"] += timed(lambda: nb201_params(i))
+            acc["flops"] += timed(lambda: nb201_flops(i))
+            acc["all, no fast pool/skip"] += timed(
+                lambda: score_network(net_for(i, fast=False), batch, NETWORK_PROXIES,
+                                      synflow_net=net_for(i, bn=False, fast=False)))
         res = {}
         runs = [("new", lambda: res.__setitem__("new", nb201_proxies(i, batch=batch)))]
         if old:
@@ -183,7 +201,12 @@ def main() -> int:
                 x, y = res["old"][n], res["new"][n]
                 if not (x == y or (np.isnan(x) and np.isnan(y))):
                     mismatch[n] = mismatch.get(n, 0) + 1
-    print(f"{len(cells)} random NB201 cells (seed {a.seed}), batch 64, {a.threads} torch thread(s); "
+        if committed is not None:
+            x = committed[i]
+            off_committed += any(not (x[n] == res["new"][n] or (np.isnan(x[n]) and np.isnan(res["new"][n])))
+                                 for n in NETWORK_PROXIES)
+    print(f"{len(cells)} NB201 cells ({'seed ' if a.from_run is None else ''}{a.seed}), batch 64, "
+          f"{a.threads} torch thread(s); "
           f"load average {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; allocator "
           f"{'tuned' if tuned else 'default'}")
     print(f"{'what':<24} {'wall s/cell':>12} {'CPU s/cell':>11}")
@@ -191,12 +214,16 @@ def main() -> int:
         wall, cpu = acc[w] / len(cells)
         print(f"{w:<24} {wall:12.3f} {cpu:11.3f}")
     cpu_all = acc["all, shared passes"][1] / len(cells)
-    sum_alone = sum(acc[f"{n} alone"][1] for n in NETWORK_PROXIES) / len(cells)
-    print(f"sum of network proxies run alone: {sum_alone:.3f} CPU s/cell; shared passes: {cpu_all:.3f} "
-          f"({sum_alone / cpu_all:.1f}x less)")
+    if not a.only_all:
+        sum_alone = sum(acc[f"{n} alone"][1] for n in NETWORK_PROXIES) / len(cells)
+        print(f"sum of network proxies run alone: {sum_alone:.3f} CPU s/cell; shared passes: {cpu_all:.3f} "
+              f"({sum_alone / cpu_all:.1f}x less)")
+    if committed is not None:
+        print(f"cells whose scores differ from the committed nas/data/nb201_proxies.csv rows: {off_committed}")
     if old:
         cpu_old = acc[f"all, as of {a.against}"][1] / len(cells)
-        print(f"as of {a.against}: {cpu_old:.3f} CPU s/cell -> now {cpu_all:.3f} ({cpu_old / cpu_all:.2f}x less); "
+        print(f"as of {a.against}: {cpu_old:.3f} CPU s/cell -> now {cpu_all:.3f} ({cpu_old / cpu_all:.2f}x less, "
+              f"{1 - cpu_all / cpu_old:.1%} saved); "
               f"scores bit-identical on {len(cells)} cells: "
               + ("all proxies" if not mismatch else f"NO, cells differing per proxy {mismatch}"))
     print(f"projected 1,000 cells on 2 free cores (2 processes): {cpu_all * 1000 / 2 / 60:.1f} min (target 10)")
