@@ -877,24 +877,18 @@ class _EvalPool:
 
 def _pool_worker(blob: bytes, tasks, results) -> None:
     """A worker of `_EvalPool`: estimates candidates (genomes) until it receives None, or until the search's process
-    is gone (killed without closing the pool, e.g. by SIGTERM: daemonic workers are only stopped on a normal exit,
-    so without this check they would wait for work forever)."""
-    import multiprocessing
+    is gone (killed without closing the pool, e.g. by SIGTERM: daemonic workers are only stopped on a normal exit)."""
     import pickle
-    import queue
     import signal
 
+    from nas.runtime.executors import exit_with_parent
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    search = multiprocessing.parent_process()   # the search's process (also under forkserver), via its sentinel
+    exit_with_parent()
     space, graphs, budget, opt_level, checks = pickle.loads(blob)
     ev = Evaluator(space, graphs, budget, opt_level=opt_level, _base_checks=checks)
     while True:
-        try:
-            g = tasks.get(timeout=1.0)
-        except queue.Empty:
-            if search is not None and not search.is_alive():
-                return
-            continue
+        g = tasks.get()
         if g is None:
             break
         try:

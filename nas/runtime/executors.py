@@ -33,6 +33,23 @@ ExecutorKind = Literal["inprocess", "pool", "ray"]
 EXECUTOR_KINDS: tuple[str, ...] = ("inprocess", "pool", "ray")
 
 
+def exit_with_parent() -> None:
+    """Call in a worker process: it exits as soon as the process that started it is gone. A search killed by
+    SIGTERM (or SIGKILL) does not stop its pool's workers, which would otherwise wait for work forever; a daemon
+    thread waits on the parent's sentinel (`multiprocessing.parent_process()`, also under forkserver)."""
+    import threading
+
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        parent.join()
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def apply_chunk(fn: Callable[[T], R], chunk: Sequence[T]) -> list[R]:
     """Evaluate one chunk where it lands (a worker process or a Ray task)."""
     return [fn(item) for item in chunk]
@@ -147,7 +164,8 @@ class PoolExecutor(Executor):
         method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
         if method not in methods:
             raise UserError(f"start method '{method}' is not available here; legal: {', '.join(methods)}")
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method))
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context(method),
+                                         initializer=exit_with_parent)
 
     def _run_chunks(self, fn, chunks):
         try:

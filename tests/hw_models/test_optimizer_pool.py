@@ -139,70 +139,18 @@ def test_workers_must_be_positive(net, base):
         optimize([net], base, max_candidates=5, workers=0)
 
 
-def _descendants(pid: int) -> set[int]:
-    """Live descendants of `pid` (zombies excluded), from /proc."""
-    from pathlib import Path
-
-    kids: dict[int, list[int]] = {}
-    state: dict[int, str] = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            rest = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        state[int(d.name)] = rest[0]
-        kids.setdefault(int(rest[1]), []).append(int(d.name))
-    out, todo = set(), [pid]
-    while todo:
-        for c in kids.get(todo.pop(), []):
-            out.add(c)
-            todo.append(c)
-    return {p for p in out if state.get(p) != "Z"}
-
-
-def _alive(pids: set[int]) -> set[int]:
-    from pathlib import Path
-
-    out = set()
-    for p in pids:
-        try:
-            if (Path("/proc") / str(p) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
-                out.add(p)
-        except OSError:
-            pass
-    return out
-
-
 @pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="finds the worker processes in /proc")
 @pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
 def test_interrupted_search_leaves_no_worker(tmp_path, signame):
     """Ctrl-C (SIGINT: exit 130) and a kill (SIGTERM) of `ovl arch optimize --workers 2` leave no worker behind."""
     import signal
-    import subprocess
     import sys
-    import time
     from pathlib import Path
 
+    from process_tree import interrupt
+
     ovl = Path(sys.executable).with_name("ovl")
-    p = subprocess.Popen([str(ovl), "arch", "optimize", "--model", "googlenet", "--workers", "2", "--time-limit",
-                          "300", "--quiet", "-o", str(tmp_path / "best.toml")],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        end = time.monotonic() + 120
-        while len(_descendants(p.pid)) < 3 and time.monotonic() < end:  # forkserver + 2 workers
-            time.sleep(0.2)
-        time.sleep(2.0)  # the workers are estimating
-        procs = _descendants(p.pid)
-        assert len(procs) >= 2, procs
-        p.send_signal(getattr(signal, signame))
-        rc = p.wait(timeout=60)
-        assert rc == (130 if signame == "SIGINT" else -signal.SIGTERM), p.stderr.read()
-        end = time.monotonic() + 30
-        while _alive(procs) and time.monotonic() < end:
-            time.sleep(0.2)
-        assert not _alive(procs)
-    finally:
-        if p.poll() is None:
-            p.kill()
+    sig = getattr(signal, signame)
+    rc, left = interrupt([str(ovl), "arch", "optimize", "--model", "googlenet", "--workers", "2", "--time-limit",
+                          "300", "--quiet", "-o", str(tmp_path / "best.toml")], sig, min_procs=3)  # forkserver + 2
+    assert rc == (130 if sig == signal.SIGINT else -sig) and not left

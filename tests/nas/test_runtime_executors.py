@@ -121,3 +121,21 @@ def test_pool_workers_unpickle_the_function_once_per_sweep():
         other = list(ex.map(CountingLoads(50_000), range(40), chunksize=2))   # another, big (sent as a file)
         before = dict(out)
         assert all(loads == before.get(pid, 0) + 1 for pid, loads in other)
+
+
+@pytest.mark.skipif(not __import__("os").path.isdir("/proc/self"), reason="finds the worker processes in /proc")
+def test_pool_workers_exit_when_the_search_is_killed(tmp_path):
+    """A process that runs a PoolExecutor and is killed (SIGTERM: no clean-up runs) leaves no worker behind."""
+    import signal
+    import sys
+
+    from process_tree import interrupt
+
+    script = tmp_path / "slow_sweep.py"
+    script.write_text("import time\n"
+                      "from nas.runtime import PoolExecutor\n\n"
+                      "def slow(x):\n    time.sleep(0.5)\n    return x\n\n"
+                      "if __name__ == '__main__':\n"
+                      "    for _ in PoolExecutor(2).map(slow, list(range(1000)), chunksize=1):\n        pass\n")
+    rc, left = interrupt([sys.executable, str(script)], signal.SIGTERM, min_procs=3, cwd=tmp_path)
+    assert rc == -signal.SIGTERM and not left
