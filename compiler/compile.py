@@ -99,19 +99,32 @@ def _load(model: str | Path | Graph, input_shapes: Mapping[str, Sequence[int]] |
     return g
 
 
+RECURRENT_OPS = ("LSTM", "GRU", "RNN")
+
+
+def batch_axis(g: Graph, name: str) -> int:
+    """The batch dimension of graph input `name`: 1 for the (time, batch, features) sequence of a recurrent node
+    (the IR's LSTM/GRU/RNN layout), 0 otherwise."""
+    return 1 if any(n.op in RECURRENT_OPS and n.inputs and n.inputs[0] == name for n in g.nodes) else 0
+
+
 def rebatch(g: Graph, batch: int) -> Graph:
-    """The graph with dimension 0 of every input set to `batch` (Reshape targets that hard-code the old batch
-    follow); raises UserError when the shapes do not work out."""
+    """The graph with the batch dimension of every input set to `batch` (dimension 0, or 1 for a recurrent
+    node's (time, batch, features) sequence; Reshape targets that hard-code the old batch in dimension 0 follow);
+    raises UserError when the shapes do not work out."""
     if batch < 1:
         raise UserError(f"--batch {batch}: must be >= 1")
-    old = {g.tensors[i].shape[0] for i in g.inputs if g.tensors[i].shape}
+    axes = {i: batch_axis(g, i) for i in g.inputs if len(g.tensors[i].shape) > batch_axis(g, i)}
+    old = {g.tensors[i].shape[a] for i, a in axes.items()}
     if len(old) != 1:
-        raise UserError("--batch needs every input to have the same first dimension; use --input-shape")
+        raise UserError("--batch needs every input to have the same batch dimension; use --input-shape")
     (n0,) = old
     out = g.copy()
-    for i in out.inputs:
+    for i, a in axes.items():
         t = out.tensors[i]
-        out.tensors[i] = type(t)(t.name, (batch,) + tuple(t.shape[1:]), t.dtype)
+        shape = list(t.shape)
+        shape[a] = batch
+        out.tensors[i] = type(t)(t.name, tuple(shape), t.dtype)
     nodes = []
     for n in out.nodes:
         if n.op == "Reshape" and n.attr("shape") and n.attr("shape")[0] == n0:

@@ -182,3 +182,20 @@ def test_cli_errors_exit_2(tmp_path, capsys):
     assert err.count("\n") == 1 and "format version 0.0" in err
     assert main(["compile", "--list-passes"]) == 0
     assert "memory-plan" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["lstm_cell", "gru_stack", "googlenet"])
+def test_rebatch_sets_the_batch_dimension(name):
+    """--batch sets dimension 1 of a recurrent node's (time, batch, features) sequence, dimension 0 otherwise:
+    the rebatched graph equals the network built at that batch (it used to set the time steps of an LSTM)."""
+    from compiler.compile import rebatch
+    from simulator.estimate import estimate
+    from workloads.zoo import ZOO, build_ir
+
+    spec = ZOO[name].inputs[0]
+    shape = list(spec.shape)
+    shape[spec.layout.index("N") if "N" in spec.layout else spec.layout.index("B")] = 3
+    direct, re = build_ir(name, [tuple(shape)]), rebatch(build_ir(name), 3)
+    assert [re.tensors[i].shape for i in re.inputs] == [tuple(shape)]
+    a = load_arch("a10_generic")
+    assert estimate(re, a, memo=False).cycles == estimate(direct, a, memo=False).cycles
