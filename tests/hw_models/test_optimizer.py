@@ -156,6 +156,9 @@ def test_batch_tailoring(base):
     e = r.best
     assert e.fps[0] == pytest.approx(3 / estimate(g3, e.arch).seconds, rel=1e-9)
     assert e.fps[0] != pytest.approx(1 / estimate(g1, e.arch).seconds, rel=1e-3)
+    (lstm,) = load_models(["lstm_cell"], batch=4)   # (time, batch, features): four sequences per inference
+    r = optimize([lstm], base, max_candidates=8, seed=0)
+    assert r.best.fps[0] == pytest.approx(4 / estimate(lstm, r.best.arch).seconds, rel=1e-9)
 
 
 def test_network_cost_exact_across_lanes_at_batch(base):
