@@ -108,6 +108,17 @@ def batch_axis(g: Graph, name: str) -> int:
     return 1 if any(n.op in RECURRENT_OPS and n.inputs and n.inputs[0] == name for n in g.nodes) else 0
 
 
+def graph_batch(g: Graph) -> int:
+    """Images (or sequences) per inference: dimension 0 of a 4-D image input, dimension 1 of a recurrent node's
+    (time, batch, features) input (the first input decides); 1 otherwise."""
+    if g.inputs:
+        shape = g.tensors[g.inputs[0]].shape
+        axis = batch_axis(g, g.inputs[0])
+        if len(shape) == 4 or (axis == 1 and len(shape) == 3):
+            return int(shape[axis])
+    return 1
+
+
 def rebatch(g: Graph, batch: int) -> Graph:
     """The graph with the batch dimension of every input set to `batch` (dimension 0, or 1 for a recurrent
     node's (time, batch, features) sequence; Reshape targets that hard-code the old batch in dimension 0 follow);
@@ -162,7 +173,7 @@ def compile_model(model: str | Path | Graph, arch: Any = "a10_generic", *, opt_l
                       dict(calibration) if calibration else None, verify, seed)
     g2, records = run_pipeline(g, ctx)
     t2 = time.perf_counter()
-    meta = {"model": g.name, "opt_level": opt_level,
+    meta = {"model": g.name, "opt_level": opt_level, "batch": graph_batch(g),
             "options": {"batch": batch, "enable": list(enable), "disable": list(disable),
                         "host_fallback": host_fallback, "seed": seed},
             "passes": [r.to_json() for r in records if r.ran]}

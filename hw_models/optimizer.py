@@ -498,16 +498,9 @@ class _Fits:
 
 
 def _batch(g: Graph) -> int:
-    """Images (or sequences) per inference: dimension 0 of a 4-D image input, dimension 1 of a recurrent node's
-    (time, batch, features) input; 1 otherwise."""
-    from compiler.compile import batch_axis
+    from compiler.compile import graph_batch
 
-    if g.inputs:
-        shape = g.tensors[g.inputs[0]].shape
-        axis = batch_axis(g, g.inputs[0])
-        if len(shape) == 4 or (axis == 1 and len(shape) == 3):
-            return int(shape[axis])
-    return 1
+    return graph_batch(g)
 
 
 def _overflow(e: Evaluated, ev: Evaluator) -> float:

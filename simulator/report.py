@@ -165,7 +165,10 @@ class SimReport:
 
 
 def program_batch(program) -> int:
-    b = (program.meta.get("options") or {}).get("batch")
+    """The batch the program was compiled for: `--batch`, else the graph's own (`compiler.compile.graph_batch`,
+    recorded at compile time: recurrent inputs count dimension 1), else dimension 0 of a 4-D input (programs
+    written before the batch was recorded)."""
+    b = (program.meta.get("options") or {}).get("batch") or program.meta.get("batch")
     if b:
         return int(b)
     if program.inputs:

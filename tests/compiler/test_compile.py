@@ -199,3 +199,20 @@ def test_rebatch_sets_the_batch_dimension(name):
     assert [re.tensors[i].shape for i in re.inputs] == [tuple(shape)]
     a = load_arch("a10_generic")
     assert estimate(re, a, memo=False).cycles == estimate(direct, a, memo=False).cycles
+
+
+def test_program_records_the_batch_of_a_recurrent_network(tmp_path):
+    """The report's throughput counts the sequences of an LSTM built at batch 4 (dimension 1 of its input),
+    also after a round trip through the program file, without --batch."""
+    from simulator.report import build_report, program_batch
+    from simulator.timing import simulate_timing
+    from workloads.zoo import build_ir
+
+    g = build_ir("lstm_cell", [(5, 4, 64)], hidden=64)
+    prog = compile_model(g, "a10_generic").program
+    path = tmp_path / "lstm.ovl"
+    prog.save(path)
+    back = Program.load(path)
+    assert program_batch(prog) == program_batch(back) == 4
+    rep = build_report(back, simulate_timing(back, events=False), energy=False)
+    assert rep.totals()["throughput_per_s"] == pytest.approx(4 / rep.latency_s)
