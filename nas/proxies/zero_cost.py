@@ -255,6 +255,28 @@ def _main_pass(net: nn.Module, batch: Batch, want: set[str]) -> dict[str, float]
     return out
 
 
+def proxy_tensors(net: nn.Module, x: torch.Tensor, targets: torch.Tensor) -> list[torch.Tensor]:
+    """Every tensor the gradient proxies read, computed as `_main_pass` computes them (training mode, one graph):
+    the output, the input Jacobian of the summed logits, the loss gradients of the scored weights and of their
+    layers' outputs, and the Hessian-vector product (grasp), gradients materialised as zeros. For exactness
+    checks of speed-ups (tests/nas/test_proxies_speed.py, bench/bench_nas_proxies.py --check-skip)."""
+    scored = _scored(net)
+    weights, acts = [m.weight for m in scored], []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: acts.append(o)) for m in scored]
+    xi = x.clone().requires_grad_(True)
+    try:
+        y = net.train()(xi)
+    finally:
+        for h in hooks:
+            h.remove()
+    (jac,) = torch.autograd.grad(y, xi, torch.ones_like(y), retain_graph=True, materialize_grads=True)
+    grads = torch.autograd.grad(F.cross_entropy(y, targets), weights + acts, create_graph=True,
+                                materialize_grads=True)
+    z = sum((g.detach() * g).sum() for g in grads[:len(weights)])
+    hg = torch.autograd.grad(z, weights, materialize_grads=True)
+    return [y.detach(), jac] + [g.detach() for g in grads] + list(hg)
+
+
 # --- exact, faster 3x3 stride-1 average pooling --------------------------------------------------------------------
 # PyTorch's CPU kernel for NCHW avg_pool2d(3, 1, 1, count_include_pad=False) adds the window row by row from
 # zero and divides by the count of in-bounds pixels; its backward starts from zero and adds grad/count of each

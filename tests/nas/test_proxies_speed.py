@@ -8,12 +8,11 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from nas.proxies import NETWORK_PROXIES, ProxyError, cifar10_batch, nb201_proxies, score_network
 from nas.proxies import zero_cost
-from nas.proxies.zero_cost import ExactAvgPool3x3, fast_pooling, naswot_term, skip_zero_edges
+from nas.proxies.zero_cost import ExactAvgPool3x3, fast_pooling, naswot_term, proxy_tensors, skip_zero_edges
 from nas.spaces import nb201
 from nas.spaces.nb201_torch import make_network
 
@@ -222,24 +221,6 @@ def test_nb201_proxies_redo_without_skipping_when_a_gradient_proxy_is_not_finite
     assert all(got[n] == ref[n] or (math.isnan(got[n]) and math.isnan(ref[n])) for n in NETWORK_PROXIES)
 
 
-def raw_tensors(net, x, t):
-    """Output, input Jacobian, weight and activation gradients and the Hessian-vector product, as _main_pass
-    computes them."""
-    weights = [m.weight for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    acts = []
-    hooks = [m.register_forward_hook(lambda _m, _i, o: acts.append(o))
-             for m in net.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    xi = x.clone().requires_grad_(True)
-    y = net.train()(xi)
-    for h in hooks:
-        h.remove()
-    (jac,) = torch.autograd.grad(y, xi, torch.ones_like(y), retain_graph=True, materialize_grads=True)
-    grads = torch.autograd.grad(F.cross_entropy(y, t), weights + acts, create_graph=True, materialize_grads=True)
-    z = sum((g.detach() * g).sum() for g in grads[:len(weights)])
-    hg = torch.autograd.grad(z, weights, materialize_grads=True)
-    return [y.detach(), jac] + [g.detach() for g in grads] + list(hg)
-
-
 def skip_pattern_sample():
     rng = np.random.default_rng(3)
     ops = (0, 1, 2, 4)  # none, skip, conv (1x1 and 3x3 build the same graph), pool
@@ -260,5 +241,5 @@ def test_skipping_keeps_every_gradient_bit_for_bit(n_cells):
         fast_pooling(ref)
         fast_pooling(fast)
         skip_zero_edges(fast)
-        for a, b in zip(raw_tensors(ref, x, t), raw_tensors(fast, x, t), strict=True):
+        for a, b in zip(proxy_tensors(ref, x, t), proxy_tensors(fast, x, t), strict=True):
             assert torch.equal(a, b), arch
