@@ -46,9 +46,8 @@ def cycle_model_fps(graph, arch) -> float:
     from simulator.report import build_report
     from simulator.timing import simulate_timing
 
-    prog = compile_model(graph, arch, opt_level=2).program
-    batch = graph.tensors[graph.inputs[0]].shape[0]
-    rep = build_report(prog, simulate_timing(prog, events=False), network=graph.name, batch=batch, energy=False)
+    prog = compile_model(graph, arch, opt_level=2).program   # records the graph's batch (program_batch)
+    rep = build_report(prog, simulate_timing(prog, events=False), network=graph.name, energy=False)
     return rep.totals()["throughput_per_s"]
 
 

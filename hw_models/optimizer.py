@@ -108,6 +108,9 @@ class NetworkCost:
         self.opt_level = opt_level
         self.on_chip = on_chip
         self.name = name or graph.name
+        from compiler.compile import graph_batch
+
+        self.batch = graph_batch(graph)     # images (or sequences) per inference, for throughput
         self._plans = Memo(max_plans, max_weight=max_plan_tiles, weigh=_plan_weight)
         self.plans_made = 0
         self.plan_seconds = 0.0
@@ -174,7 +177,7 @@ class NetworkCost:
         """The full `simulator.estimate.Estimate` (per-layer costs) from the shared plan."""
         from simulator.estimate import estimate_planned
 
-        return estimate_planned(self._plan(arch), arch, network=self.name, batch=_batch(self.graph))
+        return estimate_planned(self._plan(arch), arch, network=self.name, batch=self.batch)
 
     def cycles(self, arch: Arch) -> float:
         """Cycles of one inference (the batch of the graph's input), as `simulator.estimate.estimate`."""
@@ -394,7 +397,7 @@ class Evaluator:
         self.space = space
         self.costs = [NetworkCost(g, opt_level=opt_level) for g in graphs]
         self.budget = budget
-        self.batches = [_batch(g) for g in graphs]
+        self.batches = [c.batch for c in self.costs]
         self.opt_level = opt_level
         if _base_checks is not None:       # a worker process: the parent found them already
             self._host_base, self.required = _base_checks
@@ -495,12 +498,6 @@ class _Fits:
     arch: Arch
     resources: dict[str, int]
     area: float
-
-
-def _batch(g: Graph) -> int:
-    from compiler.compile import graph_batch
-
-    return graph_batch(g)
 
 
 def _overflow(e: Evaluated, ev: Evaluator) -> float:
@@ -1024,8 +1021,8 @@ def configure_optimize(p: argparse.ArgumentParser) -> None:
     p.add_argument("--input-shape", action="append", default=[], metavar="NAME=DIMS",
                    help="fix dynamic ONNX input dimensions (as ovl inspect)")
     p.add_argument("--batch", type=int, default=None,
-                   help="tailor for throughput at this batch: every model's inputs get this first dimension "
-                        "(fps = batch / latency; default: the models' own batch)")
+                   help="tailor for throughput at this batch: every model's inputs get this batch dimension "
+                        "(dimension 0; 1 for an LSTM/GRU sequence) (fps = batch / latency; default: the models' own)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=1,
                    help="worker processes that estimate candidates (default 1: none); the search visits the same "
@@ -1037,7 +1034,8 @@ def configure_optimize(p: argparse.ArgumentParser) -> None:
 
 
 def load_models(specs: Sequence[str], input_shapes: Sequence[str] = (), batch: int | None = None) -> list[Graph]:
-    """ONNX paths or zoo network names -> IR graphs; `batch` sets every input's first dimension."""
+    """ONNX paths or zoo network names -> IR graphs; `batch` sets every input's batch dimension
+    (`compiler.compile.rebatch`)."""
     from compiler.compile import rebatch
     from compiler.errors import ModelError
 
