@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from compiler.compile import compile_model  # noqa: E402
+from compiler.compile import compile_model, rebatch  # noqa: E402
 from hw_models.arch import load_arch  # noqa: E402
 from simulator.report import build_report  # noqa: E402
 from simulator.timing import simulate_timing  # noqa: E402
@@ -50,12 +50,10 @@ OPTIMISED_B16 = ROOT / "bench" / "archs" / "googlenet_opt_b16.toml"   # its best
 
 
 def graph(name: str, batch: int, **options):
-    spec = ZOO[name].inputs[0]
-    shape = list(spec.shape)
-    shape[spec.layout.index("N") if "N" in spec.layout else spec.layout.index("B")] = batch
+    shape = list(ZOO[name].inputs[0].shape)
     if "hidden" in options:
         shape[-1] = options["hidden"]
-    return build_ir(name, [tuple(shape)], weights="none", **options)
+    return rebatch(build_ir(name, [tuple(shape)], weights="none", **options), batch)
 
 
 def simulate(name: str, arch, opt: int, batch: int, **options):
