@@ -55,22 +55,18 @@ def load_model(model: Any, *, weights: bool, batch: int | None = None) -> tuple[
 
         if not p.exists():
             raise UserError(f"model file '{model}' not found")
-        shapes = None
-        if batch:
-            probe = import_onnx(p)
-            shapes = {i: (batch,) + tuple(probe.tensors[i].shape[1:]) for i in probe.inputs}
-        return None, import_onnx(p, input_shapes=shapes)
-    from workloads.zoo import ZOO, build_ir
+        g = import_onnx(p)
+    else:
+        from workloads.zoo import ZOO, build_ir
 
-    if str(model) in ZOO:
-        shapes = None
-        if batch:
-            spec = ZOO[str(model)].inputs[0]
-            shp = list(spec.shape)
-            shp[spec.layout.index("N") if "N" in spec.layout else spec.layout.index("B")] = batch
-            shapes = [tuple(shp)]
-        return None, build_ir(str(model), shapes, weights="random" if weights else "none")
-    raise UserError(f"'{model}' is neither a file (.onnx, .ovl) nor a zoo network (see `ovl zoo list`)")
+        if str(model) not in ZOO:
+            raise UserError(f"'{model}' is neither a file (.onnx, .ovl) nor a zoo network (see `ovl zoo list`)")
+        g = build_ir(str(model), weights="random" if weights else "none")
+    if batch:   # as `ovl compile --batch`: the batch dimension (1 of an LSTM/GRU sequence), fixed or not
+        from compiler.compile import rebatch
+
+        g = rebatch(g, batch)
+    return None, g
 
 
 def random_inputs(graph_or_program, seed: int = 0) -> dict[str, np.ndarray]:

@@ -94,3 +94,19 @@ def test_demo_writes_program_report_and_trace(capsys, tmp_path):
     for f in ("squeezenet1_1.ovl", "squeezenet1_1.report.json", "squeezenet1_1.trace.json"):
         assert (tmp_path / f).stat().st_size > 0
     assert "hottest" in out
+
+
+def test_sim_batch_of_onnx_models(capsys, tmp_path):
+    """`ovl sim --batch` sets the batch as `ovl compile --batch` does: also on an ONNX model that fixes it (it was
+    an error) and in dimension 1 of an LSTM's (time, batch, features) input (not the time steps)."""
+    from simulator.api import load_model
+    from workloads.zoo.export import export_onnx
+
+    cnn, lstm = tmp_path / "espcn.onnx", tmp_path / "lstm.onnx"
+    export_onnx("espcn", cnn, input_shapes=[(1, 1, 32, 32)])
+    export_onnx("lstm_cell", lstm, input_shapes=[(6, 1, 32)], hidden=32)
+    _, g = load_model(str(lstm), weights=False, batch=3)
+    assert [g.tensors[i].shape for i in g.inputs] == [(6, 3, 32)]
+    code, out, err = ovl(capsys, "sim", str(cnn), "--batch", "2", "--json")
+    assert code == 0, err
+    assert json.loads(out)["totals"]["batch"] == 2
