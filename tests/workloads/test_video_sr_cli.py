@@ -29,7 +29,7 @@ def test_degrade_estimate_restore(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     cov, setting = load_kernels(kern)
     assert setting == "consistent" and cov.shape == (4, 3) and len(out["kernels"]) == 4
-    assert set(out["stats"]) == {"fixed", "independent", "consistent", "state_space", "tested", "true"}
+    assert set(out["stats"]) == {"fixed", "independent", "consistent", "state_space", "tested", "tracked", "true"}
     assert out["stats"]["true"]["kernel_error"] == 0.0
     assert main(["sr", "restore", str(clip), "--kernels", str(kern), "-o", str(tmp_path / "sr.npz"), "--json"]) == 0
     res = json.loads(capsys.readouterr().out)

@@ -8,7 +8,8 @@ Modules, in pipeline order:
 - `estimator`: a small learned per-frame kernel estimator (spectral features + MLP), trained on CPU.
 - `temporal`: one kernel per clip, or temporally consistent kernels (windowed log-Euclidean fit, or a
   state-space model chosen by ML/BIC).
-- `change`: a content-free kernel-change test on the frames' spectra (the 'tested' setting).
+- `change`: a content-free kernel-change test and change track from the frames' spectra (the 'tested' and
+  'tracked' settings).
 - `decompose`: the estimator's error split into bias, drift and jitter; evidence-pooling treatments.
 - `restoration`: non-blind SR conditioned on the kernel (half-quadratic splitting, closed-form data step, TV).
 - `metrics`: PSNR/SSIM on luminance; `experiment` and `report`: the three-way comparison; `figures`: PNGs.

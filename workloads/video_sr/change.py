@@ -18,6 +18,13 @@ the estimator's training photographs (never evaluation ones) with the clip's sca
 returns the largest statistic among them (24 clips: a false-alarm rate of about 1/25). `gated_kernels` keeps
 the clip-wide estimate (`temporal.fixed_kernel`) when the clip's statistic does not exceed it, and uses the
 temporally consistent fit (`temporal.consistent_kernels`) when it does.
+
+`change_track` uses the regression for more than a yes/no answer: it gives the kernels' change over the clip,
+content-free, so only the clip's level L is left to the per-frame estimates, Sigma_t = L + change_t. The
+estimates' own changes carry the estimator's content-dependent drift (its error depends on the kernel it sees,
+e.g. shrinkage towards the middle of the training range); here they only vote for L. `tracked_kernels` is the
+gated version: the clip-wide estimate when the test finds no change, the change track (smoothed by the
+state-space model against the regression's noise) when it does.
 """
 from __future__ import annotations
 
@@ -25,14 +32,16 @@ from functools import lru_cache
 
 import numpy as np
 import torch
+from scipy.optimize import least_squares
 
 from workloads.video_sr.estimator import SECTORS, TILE, _bins, binned_power
 from workloads.video_sr.kernels import SRInputError
-from workloads.video_sr.temporal import consistent_kernels, fixed_kernel
+from workloads.video_sr.temporal import _ISO, _to_log, consistent_kernels, fixed_kernel, state_space_kernels
 
 CHANGE_BANDS = 7  # radial bands (of 9) used: LR frequencies up to 0.44 cycles/pixel
 NULL_IMAGES: tuple[str, ...] = ("grace_hopper", "coins", "moon", "cell", "brick", "hubble_deep_field")
 NULL_CLIPS_PER_IMAGE = 4
+TRACK_FLOOR = 0.02  # HR px^2: smallest eigenvalue of a tracked covariance (sigma 0.14 px, below every kernel range)
 
 
 def _regression(lr: np.ndarray, scale: int, noise: float, bands: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,15 +96,76 @@ def null_threshold(scale: int, noise: float, frames: int, size: int) -> float:
     return float(max(stats))
 
 
-def gated_kernels(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> tuple[np.ndarray, bool]:
-    """(kernels (T, 3), changed): the clip-wide estimate when the spectra show no kernel change beyond the
-    simulated null, the temporally consistent fit of the estimates otherwise."""
+def _luma(lr: np.ndarray) -> np.ndarray:
     lr = np.asarray(lr)
     if lr.ndim == 4:
         from workloads.video_sr.clips import luminance
 
-        lr = luminance(lr)
+        return luminance(lr)
+    return lr
+
+
+def kernel_changed(lr: np.ndarray, scale: int, noise: float = 0.0) -> bool:
+    """Whether the clip's `change_statistic` exceeds the simulated null's (`null_threshold`)."""
+    lr = _luma(lr)
+    return change_statistic(lr, scale, noise) > null_threshold(scale, float(noise), len(lr), lr.shape[1] * scale)
+
+
+def _check_estimates(estimates: np.ndarray, lr: np.ndarray) -> None:
     if len(lr) != len(estimates):
         raise SRInputError(f"{len(estimates)} kernel estimates for {len(lr)} frames; give one per frame")
-    changed = change_statistic(lr, scale, noise) > null_threshold(scale, float(noise), len(lr), lr.shape[1] * scale)
+
+
+def gated_kernels(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> tuple[np.ndarray, bool]:
+    """(kernels (T, 3), changed): the clip-wide estimate when the spectra show no kernel change beyond the
+    simulated null, the temporally consistent fit of the estimates otherwise."""
+    lr = _luma(lr)
+    _check_estimates(estimates, lr)
+    changed = kernel_changed(lr, scale, noise)
     return (consistent_kernels(estimates) if changed else fixed_kernel(estimates)), bool(changed)
+
+
+def _min_eigenvalue(cov: np.ndarray) -> np.ndarray:
+    return (cov[:, 0] + cov[:, 2]) / 2 - np.sqrt(((cov[:, 0] - cov[:, 2]) / 2) ** 2 + cov[:, 1] ** 2)
+
+
+def _floored(cov: np.ndarray, floor: float) -> np.ndarray:
+    """The covariances with every eigenvalue raised to at least `floor` (so that they are kernels)."""
+    m = np.stack([np.stack([cov[:, 0], cov[:, 1]], -1), np.stack([cov[:, 1], cov[:, 2]], -1)], -2)
+    w, v = np.linalg.eigh(m)
+    m = np.einsum("tij,tj,tkj->tik", v, np.maximum(w, floor), v)
+    return np.stack([m[:, 0, 0], m[:, 0, 1], m[:, 1, 1]], -1)
+
+
+def change_track(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> np.ndarray:
+    """Kernels (T, 3) that change as the frames' spectra say (`spectral_change`), at the level L that best fits
+    the per-frame estimates: Sigma_t = L + change_t with L minimising sum_t |log Sigma_t - log estimate_t|^2
+    (log-Euclidean, so a proportional error of the estimates counts the same for narrow and wide kernels).
+    The fit starts at the estimates' mean covariance raised isotropically until every Sigma_t is at least as
+    wide as the narrowest estimate: where the start leaves a Sigma_t at the floor, that frame has no gradient
+    and the fit would settle with it there."""
+    lr = _luma(lr)
+    est = np.asarray(estimates, dtype=np.float64)
+    _check_estimates(est, lr)
+    delta = spectral_change(lr, scale, noise)
+    target = _to_log(est)
+
+    def residuals(level: np.ndarray) -> np.ndarray:
+        return ((_to_log(_floored(level[None] + delta, TRACK_FLOOR)) - target) * _ISO).ravel()
+
+    start = est.mean(axis=0)
+    short = _min_eigenvalue(est).min() - _min_eigenvalue(start[None] + delta).min()
+    if short > 0:
+        start = start + short * np.array([1.0, 0.0, 1.0])
+    level = least_squares(residuals, start, method="trf").x
+    return _floored(level[None] + delta, TRACK_FLOOR)
+
+
+def tracked_kernels(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> tuple[np.ndarray, bool]:
+    """(kernels (T, 3), changed): the clip-wide estimate when the spectra show no kernel change beyond the
+    simulated null; otherwise the change track (`change_track`) smoothed by the state-space model."""
+    lr = _luma(lr)
+    _check_estimates(estimates, lr)
+    if not kernel_changed(lr, scale, noise):
+        return fixed_kernel(estimates), False
+    return state_space_kernels(change_track(estimates, lr, scale, noise)), True

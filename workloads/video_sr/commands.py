@@ -40,7 +40,8 @@ def configure(p: argparse.ArgumentParser) -> None:
     e.add_argument("--model", help="estimator .npz (default: the shipped one for the clip's scale)")
     e.add_argument("--setting", default="consistent", choices=SETTINGS + EXTRA_SETTINGS,
                    help="state_space: the state-space temporal model; tested: the clip-wide estimate unless the "
-                   "spectra show a kernel change (see docs/video_sr.md)")
+                   "spectra show a kernel change; tracked: the same test, then the spectra's change track at the "
+                   "estimates' level (see docs/video_sr.md)")
     e.add_argument("--window", type=int, help="temporal window in frames (default: chosen per clip)")
     e.add_argument("-o", "--out", help="output kernel .npz")
     e.add_argument("--json", action="store_true", help="machine-readable output")

@@ -31,7 +31,7 @@ from workloads.video_sr.temporal import (choose_window, consistent_kernels, fit_
                                          state_space_kernels)
 
 SETTINGS: tuple[str, ...] = ("fixed", "independent", "consistent")
-EXTRA_SETTINGS: tuple[str, ...] = ("state_space", "tested")
+EXTRA_SETTINGS: tuple[str, ...] = ("state_space", "tested", "tracked")
 METHODS: tuple[str, ...] = ("bicubic",) + SETTINGS + ("true",)
 
 
@@ -52,17 +52,23 @@ def kernel_settings(per_frame: np.ndarray, *, window: int | None = None, extra: 
     """The three ways to use per-frame estimates (T, 3): one kernel per clip, as estimated, temporally consistent
     (plus the `extra` settings: "state_space" = `temporal.state_space_kernels`; "tested" =
     `change.gated_kernels`, the clip-wide estimate unless the clip's spectra show a kernel change, which needs
-    the LR `clip`)."""
+    the LR `clip`; "tracked" = `change.tracked_kernels`, the same test, then the spectra's change track at the
+    estimates' level)."""
     out = {"fixed": fixed_kernel(per_frame), "independent": np.asarray(per_frame, dtype=np.float64),
            "consistent": consistent_kernels(per_frame, window)}
     if "state_space" in check_extra(extra):
         out["state_space"] = state_space_kernels(per_frame)
+    spectral = [e for e in ("tested", "tracked") if e in extra]
+    if spectral and clip is None:
+        raise SRInputError(f"the '{spectral[0]}' setting needs the LR clip (its spectra), not only the estimates")
     if "tested" in extra:
-        if clip is None:
-            raise SRInputError("the 'tested' setting needs the LR clip (its spectra), not only the estimates")
         from workloads.video_sr.change import gated_kernels
 
         out["tested"] = gated_kernels(per_frame, clip.lr, clip.scale, clip.noise)[0]
+    if "tracked" in extra:
+        from workloads.video_sr.change import tracked_kernels
+
+        out["tracked"] = tracked_kernels(per_frame, clip.lr, clip.scale, clip.noise)[0]
     return out
 
 
@@ -185,7 +191,7 @@ def evaluate_clip(clip: DegradedClip, per_frame: np.ndarray, *, restore: Restore
     if "state_space" in extra:
         fit = fit_state_space(per_frame)
         model = "constant" if fit.model == "constant" else f"irw, q={fit.ratio:.2g}"
-    if "tested" in extra:
+    if "tested" in extra or "tracked" in extra:
         from workloads.video_sr.change import change_statistic, null_threshold
 
         f = change_statistic(clip.lr if clip.lr.ndim == 3 else luminance(clip.lr), clip.scale, clip.noise)
