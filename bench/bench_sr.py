@@ -2,6 +2,7 @@
 of the restorer's schedule.
 
     .venv/bin/python bench/bench_sr.py                      # x2, noise 0 and 5, 6 photographs x 2 schedules
+                                                            # (fixed, independent, consistent and tracked kernels)
     .venv/bin/python bench/bench_sr.py --scale 4 --out out/sr_x4
     .venv/bin/python bench/bench_sr.py --scale 4 --model workloads/video_sr/data/estimator_x4.npz \
         --extra state_space --reuse out/sr_x4/results.json --out out/sr_x4_ss   # restore only what changed
@@ -18,8 +19,10 @@ photographs only (never the evaluation ones) and prints the best schedule; its r
 writes it to `workloads/video_sr/data/sr_a10.toml` (`--base dla_alexnet_a10`: `sr_dla_a10.toml`, from the
 FPGA'17 overlay with its clock and DDR; `--no-tailor` keeps the shipped files) and prints the fps
 table of every SR network at both resolutions on the default overlays (cycle model and fast estimate).
-`--extra state_space tested` adds the state-space temporal model (`temporal.state_space_kernels`) and the
-change-tested setting (`change.gated_kernels`: one kernel unless the spectra show a change) as further settings;
+`--extra` names the settings restored next to fixed, independent and consistent (the windowed fit): by default
+`tracked` (`change.tracked_kernels`: one kernel unless the spectra show a change, then the spectra's change track
+at the estimates' level); `state_space` (`temporal.state_space_kernels`) and `tested` (`change.gated_kernels`: the
+same test, then the windowed fit) can be added, `--extra` alone restores none;
 `--reuse RESULTS.json` takes over the rows of an earlier run whose kernels are unchanged (checked per clip and
 setting by their kernel error), so only new or changed settings are restored. `--decompose` runs no restoration:
 it splits the per-frame estimator's log-covariance error into clip-wide bias, slow drift and frame-to-frame
@@ -129,8 +132,10 @@ def main() -> int:
     ap.add_argument("--base", default="a10_generic", choices=("a10_generic", "dla_alexnet_a10"),
                     help="with --overlay: the architecture the search starts from and keeps clock/DDR of")
     ap.add_argument("--candidates", type=int, default=600, help="with --overlay: candidates of the search")
-    ap.add_argument("--seed", type=int, default=0, help="with --overlay: seed of the search")
-    ap.add_argument("--extra", nargs="*", default=[], choices=EXTRA_SETTINGS, help="extra temporal settings")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the evaluation clips (with --overlay: of the search)")
+    ap.add_argument("--extra", nargs="*", default=["tracked"], choices=EXTRA_SETTINGS,
+                    help="temporal settings restored next to fixed/independent/consistent (default: tracked; none: "
+                    "give --extra alone)")
     ap.add_argument("--reuse", help="results.json of an earlier run: rows with unchanged kernels are taken over")
     ap.add_argument("--decompose", action="store_true", help="estimator error decomposition, no restoration")
     args = ap.parse_args()
@@ -145,7 +150,7 @@ def main() -> int:
         return 0
     size = args.size or (192 if args.scale == 2 else 256)
     config = ExperimentConfig(scale=args.scale, frames=args.frames, size=size, noises=tuple(args.noise),
-                              train=TrainConfig(scale=args.scale), extra=tuple(args.extra))
+                              seed=args.seed, train=TrainConfig(scale=args.scale), extra=tuple(args.extra))
     if args.decompose:
         return decompose(config, args.model)
     t0, c0 = time.perf_counter(), time.process_time()

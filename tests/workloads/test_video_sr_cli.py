@@ -40,6 +40,10 @@ def test_degrade_estimate_restore(tmp_path, capsys):
     assert "PSNR" in capsys.readouterr().out
     assert main(["sr", "estimate", str(clip), "--setting", "state_space", "-o", str(kern)]) == 0
     assert load_kernels(kern)[1] == "state_space"
+    capsys.readouterr()
+    assert main(["sr", "estimate", str(clip), "-o", str(kern), "--json"]) == 0  # the default setting
+    tracked = json.loads(capsys.readouterr().out)
+    assert tracked["setting"] == "tracked" and load_kernels(kern)[1] == "tracked"
 
 
 def test_cli_errors_exit_2(tmp_path, capsys):

@@ -35,13 +35,14 @@ def configure(p: argparse.ArgumentParser) -> None:
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("-o", "--out", required=True, help="output estimator .npz")
 
-    e = sub.add_parser("estimate", help="estimate per-frame kernels of a clip (fixed, independent or consistent)")
+    e = sub.add_parser("estimate", help="estimate per-frame kernels of a clip (default: tracked; or fixed, "
+                       "independent, consistent, ...)")
     e.add_argument("clip", help="clip .npz from `ovl sr degrade`")
     e.add_argument("--model", help="estimator .npz (default: the shipped one for the clip's scale)")
-    e.add_argument("--setting", default="consistent", choices=SETTINGS + EXTRA_SETTINGS,
-                   help="state_space: the state-space temporal model; tested: the clip-wide estimate unless the "
-                   "spectra show a kernel change; tracked: the same test, then the spectra's change track at the "
-                   "estimates' level (see docs/video_sr.md)")
+    e.add_argument("--setting", default="tracked", choices=SETTINGS + EXTRA_SETTINGS,
+                   help="tracked (default): the clip-wide estimate unless the spectra show a kernel change, then "
+                   "the spectra's change track at the estimates' level; tested: the same test, then the windowed "
+                   "fit (consistent); state_space: the state-space temporal model (see docs/video_sr.md)")
     e.add_argument("--window", type=int, help="temporal window in frames (default: chosen per clip)")
     e.add_argument("-o", "--out", help="output kernel .npz")
     e.add_argument("--json", action="store_true", help="machine-readable output")
@@ -62,7 +63,9 @@ def configure(p: argparse.ArgumentParser) -> None:
     b.add_argument("--size", type=int, default=None, help="HR side (default 192 for x2, 256 for x4)")
     b.add_argument("--images", nargs="+", default=list(TEST_IMAGES), choices=TEST_IMAGES)
     b.add_argument("--window", type=int, help="fixed temporal window (default: chosen per clip)")
-    b.add_argument("--extra", nargs="+", default=[], choices=EXTRA_SETTINGS, help="extra temporal settings")
+    b.add_argument("--extra", nargs="*", default=["tracked"], choices=EXTRA_SETTINGS,
+                   help="temporal settings restored next to fixed/independent/consistent (default: tracked; none: "
+                   "give --extra alone)")
     b.add_argument("--model", help="use this estimator instead of training one")
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--out", help="directory for results.md, results.json and example PNGs")
