@@ -46,6 +46,20 @@ def test_degrade_estimate_restore(tmp_path, capsys):
     assert tracked["setting"] == "tracked" and load_kernels(kern)[1] == "tracked"
 
 
+def test_one_frame_clip_estimates_without_the_change_settings(tmp_path, capsys):
+    """A one-frame clip has every per-frame setting; only the settings that test or track a change over the
+    clip are left out, and asking for one of them is a one-line error."""
+    clip = tmp_path / "one.npz"
+    synthetic_clip("camera", schedule="varying", frames=1, size=(96, 96), scale=2).save(clip)
+    capsys.readouterr()
+    assert main(["sr", "estimate", str(clip), "--setting", "independent", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)["stats"]
+    assert set(stats) == {"fixed", "independent", "consistent", "state_space", "true"}
+    assert main(["sr", "estimate", str(clip)]) == 2  # the default, tracked
+    err = capsys.readouterr().err
+    assert "cannot be tested; give >= 2 frames" in err and len(err.strip().splitlines()) == 1
+
+
 def test_cli_errors_exit_2(tmp_path, capsys):
     assert main(["sr", "estimate", str(tmp_path / "missing.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err

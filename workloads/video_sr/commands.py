@@ -127,7 +127,11 @@ def _estimate(args: argparse.Namespace) -> int:
     per_frame = estimate_kernels(_estimator(args.model, clip.scale), clip.lr)
     from workloads.video_sr.experiment import EXTRA_SETTINGS
 
-    sets = kernel_settings(per_frame, window=args.window, extra=EXTRA_SETTINGS, clip=clip)
+    # a one-frame clip has no change to test or track: its stats leave out those settings unless asked for
+    spectral = ("tested", "tracked")
+    extra = EXTRA_SETTINGS if clip.frames >= 2 else tuple(
+        e for e in EXTRA_SETTINGS if e not in spectral or e == args.setting)
+    sets = kernel_settings(per_frame, window=args.window, extra=extra, clip=clip)
     chosen = sets[args.setting]
     if args.out:
         save_kernels(args.out, chosen, setting=args.setting)
