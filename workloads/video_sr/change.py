@@ -36,7 +36,8 @@ from scipy.optimize import least_squares
 
 from workloads.video_sr.estimator import SECTORS, TILE, _bins, binned_power
 from workloads.video_sr.kernels import SRInputError
-from workloads.video_sr.temporal import _ISO, _to_log, consistent_kernels, fixed_kernel, state_space_kernels
+from workloads.video_sr.temporal import (_ISO, _to_log, consistent_kernels, fixed_kernel, map_eigenvalues,
+                                         state_space_kernels)
 
 CHANGE_BANDS = 7  # radial bands (of 9) used: LR frequencies up to 0.44 cycles/pixel
 NULL_IMAGES: tuple[str, ...] = ("grace_hopper", "coins", "moon", "cell", "brick", "hubble_deep_field")
@@ -129,12 +130,9 @@ def _min_eigenvalue(cov: np.ndarray) -> np.ndarray:
     return (cov[:, 0] + cov[:, 2]) / 2 - np.sqrt(((cov[:, 0] - cov[:, 2]) / 2) ** 2 + cov[:, 1] ** 2)
 
 
-def _floored(cov: np.ndarray, floor: float) -> np.ndarray:
-    """The covariances with every eigenvalue raised to at least `floor` (so that they are kernels)."""
-    m = np.stack([np.stack([cov[:, 0], cov[:, 1]], -1), np.stack([cov[:, 1], cov[:, 2]], -1)], -2)
-    w, v = np.linalg.eigh(m)
-    m = np.einsum("tij,tj,tkj->tik", v, np.maximum(w, floor), v)
-    return np.stack([m[:, 0, 0], m[:, 0, 1], m[:, 1, 1]], -1)
+def floored(cov: np.ndarray, floor: float) -> np.ndarray:
+    """The covariances (T, 3) with every eigenvalue raised to at least `floor` (so that they are kernels)."""
+    return map_eigenvalues(cov, lambda w: np.maximum(w, floor))
 
 
 def change_track(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> np.ndarray:
@@ -151,14 +149,14 @@ def change_track(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float
     target = _to_log(est)
 
     def residuals(level: np.ndarray) -> np.ndarray:
-        return ((_to_log(_floored(level[None] + delta, TRACK_FLOOR)) - target) * _ISO).ravel()
+        return ((_to_log(floored(level[None] + delta, TRACK_FLOOR)) - target) * _ISO).ravel()
 
     start = est.mean(axis=0)
     short = _min_eigenvalue(est).min() - _min_eigenvalue(start[None] + delta).min()
     if short > 0:
         start = start + short * np.array([1.0, 0.0, 1.0])
     level = least_squares(residuals, start, method="trf").x
-    return _floored(level[None] + delta, TRACK_FLOOR)
+    return floored(level[None] + delta, TRACK_FLOOR)
 
 
 def tracked_kernels(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float = 0.0) -> tuple[np.ndarray, bool]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workloads.video_sr.degradation import DegradedClip, synthetic_clip
-from workloads.video_sr.change import spectral_change, tracked_kernels
+from workloads.video_sr.change import floored, spectral_change, tracked_kernels
 from workloads.video_sr.estimator import TrainedEstimator, estimate_kernels, shipped_estimator
 from workloads.video_sr.experiment import ExperimentConfig, make_clips
 from workloads.video_sr.kernels import SRInputError, kernel_error
@@ -72,10 +72,7 @@ def spectral_change_kernels(estimates: np.ndarray, lr: np.ndarray, scale: int, n
     ref = fixed_kernel(estimates)[0]
     track = ref + spectral_change(lr, scale, noise)
     floor = 0.25 * np.linalg.eigvalsh(np.array([[ref[0], ref[1]], [ref[1], ref[2]]])).min()
-    m = np.stack([np.stack([track[:, 0], track[:, 1]], -1), np.stack([track[:, 1], track[:, 2]], -1)], -2)
-    w, v = np.linalg.eigh(m)
-    m = np.einsum("tij,tj,tkj->tik", v, np.maximum(w, floor), v)  # keep the track positive definite
-    lt = _to_log(np.stack([m[:, 0, 0], m[:, 0, 1], m[:, 1, 1]], -1))
+    lt = _to_log(floored(track, floor))  # keep the track positive definite
     return state_space_kernels(_from_log(0.5 * (le + lt - lt.mean(axis=0) + le.mean(axis=0))))
 
 

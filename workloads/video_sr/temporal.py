@@ -38,18 +38,21 @@ def _check(cov: np.ndarray) -> np.ndarray:
     return cov
 
 
-def _to_log(cov: np.ndarray) -> np.ndarray:
+def map_eigenvalues(cov: np.ndarray, f) -> np.ndarray:
+    """Symmetric 2x2 matrices given as (T, 3) triples (a, b, c) = [[a, b], [b, c]], with f applied to their
+    eigenvalues (the matrix function f), as triples again."""
     m = np.stack([np.stack([cov[:, 0], cov[:, 1]], -1), np.stack([cov[:, 1], cov[:, 2]], -1)], -2)
     w, v = np.linalg.eigh(m)
-    lm = np.einsum("tij,tj,tkj->tik", v, np.log(w), v)
-    return np.stack([lm[:, 0, 0], lm[:, 0, 1], lm[:, 1, 1]], -1)
+    fm = np.einsum("tij,tj,tkj->tik", v, f(w), v)
+    return np.stack([fm[:, 0, 0], fm[:, 0, 1], fm[:, 1, 1]], -1)
+
+
+def _to_log(cov: np.ndarray) -> np.ndarray:
+    return map_eigenvalues(cov, np.log)
 
 
 def _from_log(lc: np.ndarray) -> np.ndarray:
-    m = np.stack([np.stack([lc[:, 0], lc[:, 1]], -1), np.stack([lc[:, 1], lc[:, 2]], -1)], -2)
-    w, v = np.linalg.eigh(m)
-    e = np.einsum("tij,tj,tkj->tik", v, np.exp(w), v)
-    return np.stack([e[:, 0, 0], e[:, 0, 1], e[:, 1, 1]], -1)
+    return map_eigenvalues(lc, np.exp)
 
 
 def fixed_kernel(cov: np.ndarray) -> np.ndarray:
