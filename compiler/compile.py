@@ -85,9 +85,9 @@ class CompileResult:
 def _load(model: str | Path | Graph, input_shapes: Mapping[str, Sequence[int]] | None, batch: int | None
           ) -> Graph:
     if isinstance(model, Graph):
-        if batch is None and not input_shapes:
-            return model
-        raise UserError("--batch / --input-shape apply to ONNX files; build the graph with the shapes you want")
+        if input_shapes:
+            raise UserError("--input-shape applies to ONNX files; build the graph with the shapes you want")
+        return model if batch is None else rebatch(model, batch)
     from compiler.frontend import import_onnx
 
     path = Path(model)

@@ -17,7 +17,7 @@ import numpy as np
 from compiler.errors import UserError
 from compiler.ir import Graph
 from simulator.precision import compare as compare_arrays
-from simulator.report import SimReport, build_report
+from simulator.report import SimReport, build_report, program_batch
 from simulator.timing import Timeline, simulate_timing
 
 
@@ -43,13 +43,21 @@ def load_model(model: Any, *, weights: bool, batch: int | None = None) -> tuple[
     """(program or None, graph or None) from a Program, a Graph, a .ovl/.onnx path or a zoo network name."""
     from compiler.program import Program
 
-    if isinstance(model, Program):
-        return model, None
+    if isinstance(model, Program) or (not isinstance(model, Graph) and Path(str(model)).suffix == ".ovl"):
+        program = model if isinstance(model, Program) else Program.load(Path(str(model)))
+        if batch and batch != program_batch(program):
+            name = program.meta.get("model", "program") if isinstance(model, Program) else str(model)
+            raise UserError(f"program '{name}' was compiled at batch "
+                            f"{program_batch(program)}; a program's batch is fixed: compile it with "
+                            f"`ovl compile --batch {batch}`, or give the ONNX model or zoo network")
+        return program, None
     if isinstance(model, Graph):
+        if batch:
+            from compiler.compile import rebatch
+
+            return None, rebatch(model, batch)
         return None, model
     p = Path(str(model))
-    if p.suffix == ".ovl":
-        return Program.load(p), None
     if p.suffix == ".onnx" or p.exists():
         from compiler.frontend import import_onnx
 

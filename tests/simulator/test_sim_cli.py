@@ -110,3 +110,22 @@ def test_sim_batch_of_onnx_models(capsys, tmp_path):
     code, out, err = ovl(capsys, "sim", str(cnn), "--batch", "2", "--json")
     assert code == 0, err
     assert json.loads(out)["totals"]["batch"] == 2
+
+
+def test_sim_batch_of_graphs_and_programs(capsys, tmp_path):
+    """A graph is rebatched as a zoo network is; a compiled program's batch is fixed, so another --batch is a
+    one-line error (it was ignored: the report said batch 1), and its own batch is accepted."""
+    from simulator.api import load_model
+
+    g = build_ir("espcn", weights="none")
+    _, g3 = load_model(g, weights=False, batch=3)
+    assert g3.tensors[g3.inputs[0]].shape[0] == 3 and g.tensors[g.inputs[0]].shape[0] == 1
+    assert compile_model(g, "tiny", opt_level=2, batch=3).program.meta["batch"] == 3  # the compiler agrees
+    path = tmp_path / "espcn.ovl"
+    compile_model(g, "tiny", opt_level=2).program.save(path)
+    code, _, err = ovl(capsys, "sim", str(path), "--batch", "4")
+    assert code == 2 and "'" + str(path) + "' was compiled at batch 1" in err and "--batch 4" in err
+    assert len(err.strip().splitlines()) == 1
+    code, out, err = ovl(capsys, "sim", str(path), "--batch", "1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["totals"]["batch"] == 1
