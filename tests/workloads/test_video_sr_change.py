@@ -108,3 +108,7 @@ def test_tracked_kernels_keep_one_kernel_unless_the_spectra_change():
         kernel_settings(per_frame, extra=("tracked",))
     with pytest.raises(SRInputError, match="one per frame"):
         tracked_kernels(per_frame[:3], varying_clip.lr, 2)
+    bad = per_frame.copy()
+    bad[2] = [1.0, 2.0, 1.0]  # not positive definite
+    with pytest.raises(SRInputError, match="not positive definite"):
+        change_track(bad, varying_clip.lr, 2)

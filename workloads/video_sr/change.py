@@ -36,8 +36,8 @@ from scipy.optimize import least_squares
 
 from workloads.video_sr.estimator import SECTORS, TILE, _bins, binned_power
 from workloads.video_sr.kernels import SRInputError
-from workloads.video_sr.temporal import (_ISO, _to_log, consistent_kernels, fixed_kernel, map_eigenvalues,
-                                         state_space_kernels)
+from workloads.video_sr.temporal import (_ISO, _check, _to_log, consistent_kernels, fixed_kernel,
+                                         map_eigenvalues, state_space_kernels)
 
 CHANGE_BANDS = 7  # radial bands (of 9) used: LR frequencies up to 0.44 cycles/pixel
 NULL_IMAGES: tuple[str, ...] = ("grace_hopper", "coins", "moon", "cell", "brick", "hubble_deep_field")
@@ -141,9 +141,9 @@ def change_track(estimates: np.ndarray, lr: np.ndarray, scale: int, noise: float
     (log-Euclidean, so a proportional error of the estimates counts the same for narrow and wide kernels).
     The fit starts at the estimates' mean covariance raised isotropically until every Sigma_t is at least as
     wide as the narrowest estimate: where the start leaves a Sigma_t at the floor, that frame has no gradient
-    and the fit would settle with it there."""
+    and the fit can settle with it there."""
     lr = _luma(lr)
-    est = np.asarray(estimates, dtype=np.float64)
+    est = _check(estimates)
     _check_estimates(est, lr)
     delta = spectral_change(lr, scale, noise)
     target = _to_log(est)

@@ -17,8 +17,9 @@ estimates: the estimator applied to spectra pooled over frames (`estimator.estim
 window mean, or the whole clip), and `spectral_change_kernels`, which measures the kernel's change over the clip
 from the frames' spectra directly (content-free, `change.spectral_change`) and averages that track with the
 estimates; `tracked` is the setting of that name (`change.tracked_kernels`: the spectra's change track at the
-level the estimates fit best, behind the change test). Rows come from the evaluation clips of the experiment and from clips of the
-estimator's training photographs (the set on which design choices may be made without touching the evaluation).
+level the estimates fit best, behind the change test). Rows come from the evaluation clips of the experiment and
+from clips of the estimator's training photographs (the set on which design choices may be made without touching
+the evaluation).
 """
 from __future__ import annotations
 

@@ -60,7 +60,8 @@ def kernel_tracks(kernels: dict[str, np.ndarray], path: str | Path, *, title: st
     fig, axes = plt.subplots(1, 2, figsize=(8, 2.8), dpi=100)
     for name, cov in kernels.items():
         ks = [GaussianKernel.from_covariance(c) for c in cov]
-        style = {"true": "k-", "fixed": "C0--", "independent": "C1.", "consistent": "C2-", "state_space": "C3:", "tested": "C4-.", "tracked": "C5-"}.get(name, "-")
+        style = {"true": "k-", "fixed": "C0--", "independent": "C1.", "consistent": "C2-", "state_space": "C3:",
+                 "tested": "C4-.", "tracked": "C5-"}.get(name, "-")
         axes[0].plot([k.sigma_x for k in ks], style, label=name)
         axes[1].plot([k.sigma_y for k in ks], style, label=name)
     for ax, what in zip(axes, ("major", "minor")):
