@@ -704,10 +704,13 @@ def optimize(graphs: Sequence[Graph], base: Arch, *, budget: Budget = Budget(), 
             if progress:
                 progress(len(seen), len(ok), time.perf_counter() - t0)
         base_eval = seen.get(base_genome) or (ev(base_genome) if pool is None else pool.evaluate(base_genome))
-    finally:
-        plans = sum(c.plans_made for c in ev.costs)
+    except BaseException:
         if pool is not None:
-            plans += pool.close()
+            pool.abort()    # an interrupt may have stopped mid-read of a result: read nothing more
+        raise
+    plans = sum(c.plans_made for c in ev.costs)
+    if pool is not None:
+        plans += pool.close()
     return OptimizeResult(best, base_eval, pareto_front(ok), len(ok), len(seen), rejections,
                           time.perf_counter() - t0, time.process_time() - c0, stop,
                           plans, objective, space, tuple(c.name for c in ev.costs), history, workers,
@@ -721,8 +724,9 @@ class _EvalPool:
     goes to a worker, which plans and estimates it (`Evaluator.network_outcome`) on its own plan and group-cost
     memos. Candidates of one planning key go to the worker that planned it unless that worker is well behind the
     others. `ahead` submits candidates the search is expected to visit next; `evaluate` returns a candidate's
-    result, waiting for its worker. Workers ignore SIGINT: an interrupt reaches the search, whose `close` stops
-    them (sentinel, then terminate)."""
+    result, waiting for its worker. Workers ignore SIGINT: an interrupt reaches the search, which `abort`s them
+    (terminate, nothing more read: the interrupt may have stopped the search half-way through reading a result,
+    leaving the results pipe unreadable); a finished search `close`s them (sentinel, then terminate)."""
 
     SLACK = 8
 
@@ -868,6 +872,20 @@ class _EvalPool:
             q.close()
             q.join_thread()
         return self.plans
+
+
+    def abort(self) -> None:
+        """Stop the workers at once, reading nothing from them (after an exception or interrupt)."""
+        if self.closed:
+            return
+        self.closed = True
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.join(timeout=10)
+        for q in (*self.tasks, self.results):
+            q.cancel_join_thread()  # data queued for a terminated worker is dropped, not flushed
+            q.close()
 
 
 def _pool_worker(blob: bytes, tasks, results) -> None:

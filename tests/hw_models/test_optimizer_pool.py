@@ -134,6 +134,30 @@ def test_workers_give_the_serial_search(net, base):
     assert r2.worker_cpu_seconds > 0
 
 
+def test_interrupt_mid_read_stops_the_workers_and_stays_an_interrupt(net, base, monkeypatch):
+    """An interrupt can stop the search half-way through reading a result, leaving the results pipe unreadable.
+    The search must then read nothing more: the interrupt propagates as KeyboardInterrupt (`ovl` exits 130) and
+    the workers are stopped. Simulated by an unreadable message in the pipe (closing the pool by reading it,
+    as before, raised an unpickling error instead, and `ovl` exited 1)."""
+    from hw_models import optimizer as O
+
+    pools, calls = [], []
+    finish = O._EvalPool.finish
+
+    def interrupted(self, pre):
+        calls.append(1)
+        if len(calls) == 6:
+            pools.append(self)
+            self.results._writer.send_bytes(b"not a pickle")
+            raise KeyboardInterrupt
+        return finish(self, pre)
+
+    monkeypatch.setattr(O._EvalPool, "finish", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        optimize([net], base, workers=2, max_candidates=60, time_limit=600, seed=5, initial=12)
+    assert pools and pools[0].closed and not any(p.is_alive() for p in pools[0].procs)
+
+
 def test_workers_must_be_positive(net, base):
     with pytest.raises(UserError, match="--workers 0"):
         optimize([net], base, max_candidates=5, workers=0)
