@@ -7,6 +7,7 @@ of the restorer's schedule.
     .venv/bin/python bench/bench_sr.py --scale 4 --model workloads/video_sr/data/estimator_x4.npz \
         --extra state_space --reuse out/sr_x4/results.json --out out/sr_x4_ss   # restore only what changed
     .venv/bin/python bench/bench_sr.py --decompose --scale 2   # error decomposition, no restoration
+    .venv/bin/python bench/bench_sr.py --selection --scale 2   # how the tracked setting was chosen (no restoration)
     .venv/bin/python bench/bench_sr.py --tune --scale 2 --noise 0
     .venv/bin/python bench/bench_sr.py --overlay            # tailor an overlay for the SR networks, fps table
 
@@ -109,11 +110,12 @@ def overlay_bench(tailor: bool, base: str, candidates: int, seed: int) -> int:
     return 0
 
 
-def decompose(config: ExperimentConfig, model: str | None) -> int:
-    from workloads.video_sr.decompose import decomposition_markdown
+def decompose(config: ExperimentConfig, model: str | None, selection: bool = False) -> int:
+    from workloads.video_sr.decompose import decomposition_markdown, selection_markdown
 
     t0, c0 = time.perf_counter(), time.process_time()
-    print(decomposition_markdown(config, TrainedEstimator.load(model) if model else None))
+    table = selection_markdown if selection else decomposition_markdown
+    print(table(config, TrainedEstimator.load(model) if model else None))
     print(f"\n{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
     return 0
 
@@ -138,6 +140,8 @@ def main() -> int:
                     "give --extra alone)")
     ap.add_argument("--reuse", help="results.json of an earlier run: rows with unchanged kernels are taken over")
     ap.add_argument("--decompose", action="store_true", help="estimator error decomposition, no restoration")
+    ap.add_argument("--selection", action="store_true",
+                    help="kernel error of the variants compared when 'tracked' was chosen (training photographs)")
     args = ap.parse_args()
     if args.overlay:
         return overlay_bench(not args.no_tailor, args.base, args.candidates, args.seed)
@@ -151,8 +155,8 @@ def main() -> int:
     size = args.size or (192 if args.scale == 2 else 256)
     config = ExperimentConfig(scale=args.scale, frames=args.frames, size=size, noises=tuple(args.noise),
                               seed=args.seed, train=TrainConfig(scale=args.scale), extra=tuple(args.extra))
-    if args.decompose:
-        return decompose(config, args.model)
+    if args.decompose or args.selection:
+        return decompose(config, args.model, selection=args.selection)
     t0, c0 = time.perf_counter(), time.process_time()
     estimator = TrainedEstimator.load(args.model) if args.model else None
     reuse = load_rows(args.reuse) if args.reuse else None

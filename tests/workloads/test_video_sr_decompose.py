@@ -4,7 +4,7 @@ import pytest
 
 from workloads.video_sr.decompose import TREATMENTS, error_parts, treatments
 from workloads.video_sr.degradation import synthetic_clip
-from workloads.video_sr.estimator import shipped_estimator
+from workloads.video_sr.estimator import estimate_kernels, shipped_estimator
 from workloads.video_sr.kernels import GaussianKernel, SRInputError, kernel_error
 from workloads.video_sr.temporal import _ISO, _from_log, _to_log
 
@@ -60,3 +60,27 @@ def test_spectral_change_measures_the_kernel_change_of_a_static_scene():
     dt = true - true.mean(axis=0)
     assert np.sqrt(((d - dt) ** 2).sum(1).mean()) < 0.25 * np.sqrt((dt ** 2).sum(1).mean())
     np.testing.assert_allclose(spectral_change(np.repeat(lr[:1], 4, axis=0), 2), 0.0, atol=1e-9)
+
+
+def test_selection_variants_are_the_gated_track_and_its_alternatives():
+    """The variants compared when the tracked setting was chosen: on a clip whose spectra show no change every
+    gated variant is the clip-wide estimate; on a changing clip 'tracked' is the state-space smoothed raw track,
+    exactly the setting of that name, and 'tested' the windowed fit."""
+    from workloads.video_sr.change import tracked_kernels
+    from workloads.video_sr.decompose import SELECTION_VARIANTS, selection_variants
+    from workloads.video_sr.temporal import state_space_kernels
+
+    est = shipped_estimator(2)
+    fixed_clip = synthetic_clip("coffee", schedule="fixed", frames=6, size=(96, 96), scale=2, seed=11)
+    per_frame = estimate_kernels(est, fixed_clip.lr)
+    v = selection_variants(per_frame, fixed_clip)
+    assert list(v) == list(SELECTION_VARIANTS)
+    for k in SELECTION_VARIANTS[3:]:
+        np.testing.assert_array_equal(v[k], v["fixed"])
+    varying_clip = synthetic_clip("coffee", schedule="varying", frames=6, size=(96, 96), scale=2, seed=12)
+    per_frame = estimate_kernels(est, varying_clip.lr)
+    v = selection_variants(per_frame, varying_clip)
+    np.testing.assert_array_equal(v["tracked"], state_space_kernels(v["raw track"]))
+    np.testing.assert_array_equal(v["tracked"], tracked_kernels(per_frame, varying_clip.lr, 2)[0])
+    np.testing.assert_array_equal(v["tested"], v["consistent"])
+    assert not np.array_equal(v["raw track"], v["fixed"])

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from workloads.video_sr.degradation import DegradedClip, synthetic_clip
-from workloads.video_sr.change import floored, spectral_change, tracked_kernels
+from workloads.video_sr.change import change_track, floored, kernel_changed, spectral_change, tracked_kernels
+from workloads.video_sr.clips import TRAIN_IMAGES
 from workloads.video_sr.estimator import TrainedEstimator, estimate_kernels, shipped_estimator
 from workloads.video_sr.experiment import ExperimentConfig, make_clips
 from workloads.video_sr.kernels import SRInputError, kernel_error
@@ -106,6 +107,55 @@ def design_clips(config: ExperimentConfig) -> list[DegradedClip]:
                         size=(config.size, config.size), scale=config.scale, noise=noise,
                         seed=7000 + rep * 97 + n * 1009 + i * 31 + j))
     return clips
+
+
+# the selection of the tracked setting (docs/video_sr.md, "The change track"): every training photograph large
+# enough for a 256x256 clip of 16 frames (not page, text), 2 clips per (photograph, schedule, noise), other seeds
+SELECTION_IMAGES: tuple[str, ...] = TRAIN_IMAGES[:10]
+SELECTION_VARIANTS: tuple[str, ...] = ("independent", "fixed", "consistent", "tested", "raw track", "tracked",
+                                       "raw track + window")
+
+
+def selection_clips(config: ExperimentConfig) -> list[DegradedClip]:
+    """Clips of `SELECTION_IMAGES` with the experiment's geometry, noises and schedules (seeds 5000 + ...)."""
+    return [synthetic_clip(image, schedule=schedule, frames=config.frames,  # type: ignore[arg-type]
+                           size=(config.size, config.size), scale=config.scale, noise=noise,
+                           seed=5000 + rep * 97 + n * 1009 + i * 31 + j)
+            for n, noise in enumerate(config.noises) for i, image in enumerate(SELECTION_IMAGES)
+            for j, schedule in enumerate(config.schedules) for rep in range(2)]
+
+
+def selection_variants(est: np.ndarray, clip: DegradedClip) -> dict[str, np.ndarray]:
+    """Kernels (T, 3) of the variants compared when the tracked setting was chosen, all but the first three
+    behind the spectral change test (the clip-wide estimate when it finds no change): the windowed fit
+    ('tested'), the change track as fitted ('raw track'), smoothed by the state-space model ('tracked'), and
+    the raw track averaged (log-Euclidean) with the windowed fit."""
+    fixed, window = fixed_kernel(est), consistent_kernels(est)
+    out = {"independent": est, "fixed": fixed, "consistent": window}
+    if kernel_changed(clip.lr, clip.scale, clip.noise):
+        raw = change_track(est, clip.lr, clip.scale, clip.noise)
+        out |= {"tested": window, "raw track": raw, "tracked": state_space_kernels(raw),
+                "raw track + window": _from_log(0.5 * (_to_log(raw) + _to_log(window)))}
+    else:
+        out |= {k: fixed for k in SELECTION_VARIANTS[3:]}
+    return out
+
+
+def selection_markdown(config: ExperimentConfig, estimator: TrainedEstimator | None = None) -> str:
+    """Mean kernel error (x1000) of every selection variant per (noise, schedule) on `selection_clips`."""
+    estimator = estimator or shipped_estimator(config.scale)
+    errors: dict[tuple[float, str], list[dict[str, float]]] = {}
+    for clip in selection_clips(config):
+        kernels = selection_variants(estimate_kernels(estimator, clip.lr), clip)
+        errors.setdefault((clip.noise, clip.schedule), []).append(
+            {k: kernel_error(v, clip.kernels) for k, v in kernels.items()})
+    lines = [f"x{config.scale}: kernel error (x1000) on clips of {len(SELECTION_IMAGES)} training photographs, "
+             "mean per group", "", "| noise | schedule | clips | " + " | ".join(SELECTION_VARIANTS) + " |",
+             "|---" * (3 + len(SELECTION_VARIANTS)) + "|"]
+    for (noise, schedule), items in errors.items():
+        lines.append(f"| {noise:g} | {schedule} | {len(items)} | " +
+                     " | ".join(f"{1000 * np.mean([e[k] for e in items]):.2f}" for k in SELECTION_VARIANTS) + " |")
+    return "\n".join(lines)
 
 
 def decomposition(config: ExperimentConfig, estimator: TrainedEstimator | None = None) -> list[dict[str, object]]:
