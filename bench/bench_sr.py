@@ -8,6 +8,7 @@ of the restorer's schedule.
         --extra state_space --reuse out/sr_x4/results.json --out out/sr_x4_ss   # restore only what changed
     .venv/bin/python bench/bench_sr.py --decompose --scale 2   # error decomposition, no restoration
     .venv/bin/python bench/bench_sr.py --selection --scale 2   # how the tracked setting was chosen (no restoration)
+    .venv/bin/python bench/bench_sr.py --paired out/sr_x2_final/results.json out/sr_x2_seed1/results.json
     .venv/bin/python bench/bench_sr.py --tune --scale 2 --noise 0
     .venv/bin/python bench/bench_sr.py --overlay            # tailor an overlay for the SR networks, fps table
 
@@ -140,11 +141,18 @@ def main() -> int:
                     "give --extra alone)")
     ap.add_argument("--reuse", help="results.json of an earlier run: rows with unchanged kernels are taken over")
     ap.add_argument("--decompose", action="store_true", help="estimator error decomposition, no restoration")
+    ap.add_argument("--paired", nargs="+", metavar="RESULTS.json",
+                    help="per-clip differences of tracked kernels pooled over these runs, with bootstrap intervals")
     ap.add_argument("--selection", action="store_true",
                     help="kernel error of the variants compared when 'tracked' was chosen (training photographs)")
     args = ap.parse_args()
     if args.overlay:
         return overlay_bench(not args.no_tailor, args.base, args.candidates, args.seed)
+    if args.paired:
+        from workloads.video_sr.report import paired_markdown
+
+        print(paired_markdown([load_rows(p) for p in args.paired]))
+        return 0
     import torch
 
     torch.set_num_threads(1)  # tiny networks: one intra-op thread avoids spin-waiting on a busy machine

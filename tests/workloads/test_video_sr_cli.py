@@ -118,3 +118,24 @@ def test_extra_setting_and_reuse_of_unchanged_rows(tmp_path):
         ExperimentConfig(extra=("kalman",))
     with pytest.raises(SRInputError, match="not a readable results.json"):
         load_rows(tmp_path / "missing.json")
+
+
+def test_paired_differences_pool_runs_and_bracket_the_mean():
+    from workloads.video_sr.experiment import Row
+    from workloads.video_sr.report import paired_markdown
+
+    def rows(gains):
+        out = []
+        for i, g in enumerate(gains):
+            out += [Row(f"c{i}-varying", "varying", 0.0, "independent", 30.0, 0.9, 0.05, 0.01),
+                    Row(f"c{i}-varying", "varying", 0.0, "tracked", 30.0 + g, 0.9 + g / 100, 0.04, 0.01)]
+        return out
+
+    table = paired_markdown([rows([0.1, 0.2, 0.3]), rows([0.4, 0.5])], resamples=2000)
+    line = next(ln for ln in table.splitlines() if ln.startswith("| 0 | varying"))
+    cells = [c.strip() for c in line.split("|")[1:-1]]
+    assert cells[2:4] == ["independent", "5"] and cells[5] == "5"
+    mean, lo, hi = (float(x) for x in cells[4].replace("[", " ").replace("]", " ").replace(",", " ").split())
+    assert mean == pytest.approx(0.3) and 0.1 <= lo < mean < hi <= 0.5
+    with pytest.raises(SRInputError, match="no 'tracked' rows"):
+        paired_markdown([[r for r in rows([0.1]) if r.method != "tracked"]])

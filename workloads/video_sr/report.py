@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from workloads.video_sr.estimator import TrainedEstimator
 from workloads.video_sr.experiment import ClipOutcome, ExperimentConfig, ExperimentResult, Row, run_experiment
+from workloads.video_sr.kernels import SRInputError
 from workloads.video_sr.figures import comparison, kernel_tracks
 
 
@@ -41,3 +44,36 @@ def run_and_report(config: ExperimentConfig, *, estimator: TrainedEstimator | No
         (out / "results.md").write_text(result.markdown() + "\n\nFigures: " +
                                         ", ".join(p.name for p in examples) + "\n")
     return result
+
+
+def paired_markdown(runs: list[list[Row]], setting: str = "tracked", *, resamples: int = 10_000,
+                    seed: int = 0) -> str:
+    """Per-clip differences of `setting` against independent kernels (varying clips) and against the fixed
+    kernel (fixed clips), pooled over the rows of several runs (e.g. clip sets of different seeds): mean with a
+    95% bootstrap interval of the mean (clips resampled), and the clips ahead, per (noise, schedule)."""
+    rng = np.random.default_rng(seed)
+    by: dict[tuple[float, str], list[tuple[float, float]]] = {}
+    for rows in runs:
+        table = {(r.clip, r.noise, r.method): r for r in rows}
+        for (clip, noise, method), r in table.items():
+            if method != setting:
+                continue
+            base = table.get((clip, noise, "independent" if r.schedule == "varying" else "fixed"))
+            if base is None:
+                raise SRInputError(f"clip '{clip}' at noise {noise:g} has no baseline row for '{setting}'")
+            by.setdefault((noise, r.schedule), []).append((r.psnr - base.psnr, r.ssim - base.ssim))
+    if not by:
+        raise SRInputError(f"no '{setting}' rows in the results; run bench_sr.py with --extra {setting}")
+    lines = [f"{setting} against independent kernels (varying clips) and the fixed kernel (fixed clips): per-clip "
+             f"differences, mean [95% bootstrap interval, {resamples:,} resamples] and clips ahead", "",
+             "| noise | schedule | against | clips | dPSNR dB | PSNR ahead | dSSIM | SSIM ahead |", "|---" * 8 + "|"]
+    for (noise, schedule), d in sorted(by.items()):
+        d_arr = np.array(d)
+        means = d_arr[rng.integers(0, len(d_arr), (resamples, len(d_arr)))].mean(axis=1)
+        lo, hi = np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+        m = d_arr.mean(axis=0)
+        ahead = (d_arr > 0).sum(axis=0)
+        lines.append(f"| {noise:g} | {schedule} | {'independent' if schedule == 'varying' else 'fixed'} | "
+                     f"{len(d_arr)} | {m[0]:+.3f} [{lo[0]:+.3f}, {hi[0]:+.3f}] | {ahead[0]} | "
+                     f"{m[1]:+.4f} [{lo[1]:+.4f}, {hi[1]:+.4f}] | {ahead[1]} |")
+    return "\n".join(lines)
