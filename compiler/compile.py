@@ -82,8 +82,10 @@ class CompileResult:
         return "\n".join(lines)
 
 
-def _load(model: str | Path | Graph, input_shapes: Mapping[str, Sequence[int]] | None, batch: int | None
-          ) -> Graph:
+def load_graph(model: str | Path | Graph, input_shapes: Mapping[str, Sequence[int]] | None = None,
+               batch: int | None = None) -> Graph:
+    """An IR graph from a Graph or an ONNX file (`input_shapes` fix ONNX input dimensions), with `batch` set by
+    `rebatch` when given."""
     if isinstance(model, Graph):
         if input_shapes:
             raise UserError("--input-shape applies to ONNX files; build the graph with the shapes you want")
@@ -167,7 +169,7 @@ def compile_model(model: str | Path | Graph, arch: Any = "a10_generic", *, opt_l
         raise UserError(f"-O{opt_level}: legal optimisation levels are {', '.join(map(str, OPT_LEVELS))}")
     t0 = time.perf_counter()
     a = arch if isinstance(arch, Arch) else load_arch(arch)
-    g = _load(model, input_shapes, batch)
+    g = load_graph(model, input_shapes, batch)
     t1 = time.perf_counter()
     ctx = PassContext(a, opt_level, tuple(enable), tuple(disable), host_fallback,
                       dict(calibration) if calibration else None, verify, seed)

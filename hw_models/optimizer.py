@@ -873,7 +873,6 @@ class _EvalPool:
             q.join_thread()
         return self.plans
 
-
     def abort(self) -> None:
         """Stop the workers at once, reading nothing from them (after an exception or interrupt)."""
         if self.closed:

@@ -51,30 +51,16 @@ def load_model(model: Any, *, weights: bool, batch: int | None = None) -> tuple[
                             f"{program_batch(program)}; a program's batch is fixed: compile it with "
                             f"`ovl compile --batch {batch}`, or give the ONNX model or zoo network")
         return program, None
-    if isinstance(model, Graph):
-        if batch:
-            from compiler.compile import rebatch
+    from compiler.compile import load_graph, rebatch
 
-            return None, rebatch(model, batch)
-        return None, model
-    p = Path(str(model))
-    if p.suffix == ".onnx" or p.exists():
-        from compiler.frontend import import_onnx
+    if isinstance(model, Graph) or Path(str(model)).suffix == ".onnx" or Path(str(model)).exists():
+        return None, load_graph(model, None, batch or None)   # as `ovl compile --batch`
+    from workloads.zoo import ZOO, build_ir
 
-        if not p.exists():
-            raise UserError(f"model file '{model}' not found")
-        g = import_onnx(p)
-    else:
-        from workloads.zoo import ZOO, build_ir
-
-        if str(model) not in ZOO:
-            raise UserError(f"'{model}' is neither a file (.onnx, .ovl) nor a zoo network (see `ovl zoo list`)")
-        g = build_ir(str(model), weights="random" if weights else "none")
-    if batch:   # as `ovl compile --batch`: the batch dimension (1 of an LSTM/GRU sequence), fixed or not
-        from compiler.compile import rebatch
-
-        g = rebatch(g, batch)
-    return None, g
+    if str(model) not in ZOO:
+        raise UserError(f"'{model}' is neither a file (.onnx, .ovl) nor a zoo network (see `ovl zoo list`)")
+    g = build_ir(str(model), weights="random" if weights else "none")
+    return None, rebatch(g, batch) if batch else g
 
 
 def random_inputs(graph_or_program, seed: int = 0) -> dict[str, np.ndarray]:

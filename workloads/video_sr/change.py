@@ -46,8 +46,9 @@ TRACK_FLOOR = 0.02  # HR px^2: smallest eigenvalue of a tracked covariance (sigm
 
 
 def _regression(lr: np.ndarray, scale: int, noise: float, bands: int) -> tuple[np.ndarray, np.ndarray]:
-    """(deviations d (T, bins), regressors x (bins, 4)) of the model in the module docstring."""
-    lr = np.asarray(lr, dtype=np.float64)
+    """(deviations d (T, bins), regressors x (bins, 4)) of the model in the module docstring; colour frames are
+    read as their luminance."""
+    lr = np.asarray(_luma(lr), dtype=np.float64)
     if lr.ndim != 3 or len(lr) < 2 or min(lr.shape[1:]) < TILE:
         raise SRInputError(f"LR clip of shape {lr.shape} cannot be tested; give >= 2 frames of >= {TILE}x{TILE}")
     window, bins = _bins()

@@ -125,12 +125,11 @@ def _estimate(args: argparse.Namespace) -> int:
 
     clip = DegradedClip.load(args.clip)
     per_frame = estimate_kernels(_estimator(args.model, clip.scale), clip.lr)
-    from workloads.video_sr.experiment import EXTRA_SETTINGS
+    from workloads.video_sr.experiment import EXTRA_SETTINGS, SPECTRAL_SETTINGS
 
     # a one-frame clip has no change to test or track: its stats leave out those settings unless asked for
-    spectral = ("tested", "tracked")
     extra = EXTRA_SETTINGS if clip.frames >= 2 else tuple(
-        e for e in EXTRA_SETTINGS if e not in spectral or e == args.setting)
+        e for e in EXTRA_SETTINGS if e not in SPECTRAL_SETTINGS or e == args.setting)
     sets = kernel_settings(per_frame, window=args.window, extra=extra, clip=clip)
     chosen = sets[args.setting]
     if args.out:

@@ -21,7 +21,7 @@ from typing import Callable
 
 import numpy as np
 
-from workloads.video_sr.clips import TEST_IMAGES, luminance
+from workloads.video_sr.clips import TEST_IMAGES
 from workloads.video_sr.degradation import DegradedClip, check_scale, synthetic_clip
 from workloads.video_sr.estimator import TrainConfig, TrainedEstimator, estimate_kernels, train_estimator
 from workloads.video_sr.kernels import SCHEDULE_KINDS, SRInputError, kernel_error, temporal_consistency
@@ -32,6 +32,7 @@ from workloads.video_sr.temporal import (choose_window, consistent_kernels, fit_
 
 SETTINGS: tuple[str, ...] = ("fixed", "independent", "consistent")
 EXTRA_SETTINGS: tuple[str, ...] = ("state_space", "tested", "tracked")
+SPECTRAL_SETTINGS: tuple[str, ...] = ("tested", "tracked")  # need the LR clip (its spectra) and >= 2 frames
 METHODS: tuple[str, ...] = ("bicubic",) + SETTINGS + ("true",)
 
 
@@ -58,7 +59,7 @@ def kernel_settings(per_frame: np.ndarray, *, window: int | None = None, extra: 
            "consistent": consistent_kernels(per_frame, window)}
     if "state_space" in check_extra(extra):
         out["state_space"] = state_space_kernels(per_frame)
-    spectral = [e for e in ("tested", "tracked") if e in extra]
+    spectral = [e for e in SPECTRAL_SETTINGS if e in extra]
     if spectral and clip is None:
         raise SRInputError(f"the '{spectral[0]}' setting needs the LR clip (its spectra), not only the estimates")
     if "tested" in extra:
@@ -194,7 +195,7 @@ def evaluate_clip(clip: DegradedClip, per_frame: np.ndarray, *, restore: Restore
     if "tested" in extra or "tracked" in extra:
         from workloads.video_sr.change import change_statistic, null_threshold
 
-        f = change_statistic(clip.lr if clip.lr.ndim == 3 else luminance(clip.lr), clip.scale, clip.noise)
+        f = change_statistic(clip.lr, clip.scale, clip.noise)
         limit = null_threshold(clip.scale, float(clip.noise), clip.frames, clip.lr.shape[1] * clip.scale)
         model += f"; F={f:.3g} {'>' if f > limit else '<='} {limit:.3g}"
     return ClipOutcome(clip, rows, restored, kernels, chosen, model, tuple(reused))
